@@ -1,0 +1,31 @@
+"""Supervised background tasks for trio and anyio.
+
+Every public name lives here; the modules behind them are private.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    QueueFull as QueueFull,
+    RestartIntensityExceeded as RestartIntensityExceeded,
+    SupervisorClosed as SupervisorClosed,
+    SupervisorError as SupervisorError,
+    TaskCancelled as TaskCancelled,
+    TaskFailed as TaskFailed,
+    TaskTimeout as TaskTimeout,
+)
+from ._events import EventSubscription as EventSubscription
+from ._handle import TaskHandle as TaskHandle
+from ._health import (
+    Health as Health,
+    HealthReport as HealthReport,
+    HealthRules as HealthRules,
+)
+from ._status import TaskEvent as TaskEvent, TaskStatus as TaskStatus
+from ._supervisor import Supervisor as Supervisor, open_supervisor as open_supervisor
+from ._util import fixup_module_metadata as _fixup_module_metadata
+
+__version__ = "0.1.0"
+
+_fixup_module_metadata(__name__, globals())
+del _fixup_module_metadata

@@ -1,0 +1,47 @@
+"""Exceptions raised by the supervisor.
+
+The hierarchy::
+
+    Exception
+    ├── SupervisorError
+    │   ├── SupervisorClosed          submit to a supervisor that is shutting down or done
+    │   ├── QueueFull                 submit_nowait while max_pending tasks already wait
+    │   ├── TaskFailed                handle.result() of a FAILED task (__cause__: its error)
+    │   ├── TaskCancelled             handle.result() of a CANCELLED task
+    │   └── RestartIntensityExceeded  too many restarts in the window (raised out of the block)
+    └── TimeoutError
+        └── TaskTimeout               recorded as handle.exception when an attempt's timeout expires
+
+Misuse of the API (a sync function, a bad option value) raises the builtin
+``TypeError`` / ``ValueError`` with a message naming the argument and the value.
+"""
+
+from __future__ import annotations
+
+
+class SupervisorError(Exception):
+    """Base class of the errors this package raises on purpose."""
+
+
+class SupervisorClosed(SupervisorError):
+    """The supervisor no longer accepts work: it is shutting down or has exited."""
+
+
+class QueueFull(SupervisorError):
+    """``submit_nowait`` found ``max_pending`` tasks already waiting for capacity."""
+
+
+class TaskFailed(SupervisorError):
+    """The task ended FAILED; ``__cause__`` is the exception that failed it."""
+
+
+class TaskCancelled(SupervisorError):
+    """The task ended CANCELLED, so it has no result."""
+
+
+class RestartIntensityExceeded(SupervisorError):
+    """More restarts than ``max_restarts`` happened within ``restart_period`` seconds."""
+
+
+class TaskTimeout(TimeoutError):
+    """An attempt ran longer than its ``timeout``; recorded as the task's exception."""

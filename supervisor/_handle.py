@@ -1,0 +1,209 @@
+"""TaskHandle: the lifecycle record of one supervised task."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+
+from ._errors import TaskCancelled, TaskFailed
+from ._status import TaskStatus
+from ._util import NoPublicConstructor
+
+if TYPE_CHECKING:
+    import contextvars
+    from collections.abc import Awaitable, Callable
+
+    from ._backend import Event, Scope
+    from ._supervisor import Supervisor
+
+T = TypeVar("T")
+
+_PENDING = TaskStatus.PENDING
+_RUNNING = TaskStatus.RUNNING
+_COMPLETED = TaskStatus.COMPLETED
+_FAILED = TaskStatus.FAILED
+_CANCELLED = TaskStatus.CANCELLED
+
+
+@final
+class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
+    """One supervised task: its status, times, attempts and outcome.
+
+    Handles are made by ``submit``/``submit_nowait``/``submit_from_thread``; their
+    attributes are read-only. Times come from the supervisor's clock
+    (``anyio.current_time()``, so trio's ``MockClock`` controls them).
+    """
+
+    # Plain __slots__ rather than attrs: one handle is built per submission, on the
+    # hot path, and half of these fields are private bookkeeping.
+    __slots__ = (
+        "__weakref__",
+        "_args",
+        "_attempts",
+        "_cancel_requested",
+        "_completed_at",
+        "_context",
+        "_created_at",
+        "_done_event",
+        "_exception",
+        "_fn",
+        "_id",
+        "_name",
+        "_queued",
+        "_result",
+        "_result_waiters",
+        "_scope",
+        "_started_at",
+        "_started_value",
+        "_status",
+        "_sup",
+        "_timeout",
+    )
+
+    def __init__(
+        self,
+        sup: Supervisor,
+        task_id: int,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        name: str,
+        timeout: float | None,
+        created_at: float,
+    ) -> None:
+        self._sup = sup
+        self._id = task_id
+        self._fn: Callable[..., Awaitable[T]] | None = fn
+        self._args = args
+        self._name = name
+        self._timeout = timeout
+        self._status = _PENDING
+        self._created_at = created_at
+        self._started_at: float | None = None
+        self._completed_at: float | None = None
+        self._attempts = 0
+        self._exception: BaseException | None = None
+        self._result: T | None = None
+        self._started_value: object = None
+        self._scope: Scope | None = None
+        # Set only while the task waits in the queue: the submitter's context, copied
+        # at submission, that the task will start in.
+        self._context: contextvars.Context | None = None
+        self._queued = False
+        self._cancel_requested = False
+        # Created by the first waiter only: most handles are never awaited.
+        self._done_event: Event | None = None
+        self._result_waiters = 0
+
+    # -- read-only view ---------------------------------------------------------
+
+    @property
+    def id(self) -> int:
+        """Unique in its supervisor, increasing in submission order."""
+        return self._id
+
+    @property
+    def name(self) -> str:
+        """The name given at submission, or one derived from the function."""
+        return self._name
+
+    @property
+    def status(self) -> TaskStatus:
+        """The current :class:`TaskStatus`."""
+        return self._status
+
+    @property
+    def created_at(self) -> float:
+        """Supervisor-clock time of submission."""
+        return self._created_at
+
+    @property
+    def started_at(self) -> float | None:
+        """Supervisor-clock time it first became RUNNING; None if it never ran."""
+        return self._started_at
+
+    @property
+    def completed_at(self) -> float | None:
+        """Supervisor-clock time it became terminal; None until then."""
+        return self._completed_at
+
+    @property
+    def attempts(self) -> int:
+        """How many times it has become RUNNING."""
+        return self._attempts
+
+    @property
+    def exception(self) -> BaseException | None:
+        """The exception that made it FAILED (a :class:`TaskTimeout` on timeout)."""
+        return self._exception
+
+    @property
+    def started_value(self) -> object:
+        """The value passed to ``task_status.started()`` (for ``start_child``)."""
+        return self._started_value
+
+    @property
+    def timeout(self) -> float | None:
+        """The per-attempt timeout in seconds, or None."""
+        return self._timeout
+
+    def done(self) -> bool:
+        """Whether the status is terminal (COMPLETED, FAILED or CANCELLED)."""
+        return self._status.is_terminal
+
+    # -- control -----------------------------------------------------------------
+
+    def cancel(self) -> None:
+        """Cancel this task and only this task. Sync and idempotent.
+
+        A PENDING task ends CANCELLED at once and its function is never called. A
+        RUNNING task's cancel scope is cancelled: it ends CANCELLED when its body
+        unwinds (a body that swallows ``Cancelled`` and returns ends COMPLETED).
+        No-op once terminal. From another thread, go through ``trio.from_thread``.
+        """
+        status = self._status
+        if status is _RUNNING:
+            self._cancel_requested = True
+            assert self._scope is not None
+            self._scope.cancel()
+        elif status is _PENDING:
+            self._sup._cancel_pending(self)
+
+    async def wait(self) -> None:
+        """Wait until the task is terminal. Never raises the task's error.
+
+        A checkpoint. Cancelling the wait leaves the task untouched.
+        """
+        if self._status.is_terminal:
+            await self._sup._backend.checkpoint()
+            return
+        event = self._done_event
+        if event is None:
+            event = self._done_event = self._sup._backend.Event()
+        await event.wait()
+
+    async def result(self) -> T:
+        """Wait until terminal, then return the value or raise.
+
+        Raises:
+            TaskFailed: it ended FAILED; ``__cause__`` is the task's exception.
+            TaskCancelled: it ended CANCELLED.
+
+        A checkpoint. A failure that happens while someone awaits ``result()`` counts
+        as observed and is not logged by the supervisor. Cancelling the wait leaves
+        the task untouched.
+        """
+        self._result_waiters += 1
+        try:
+            await self.wait()
+        finally:
+            self._result_waiters -= 1
+        status = self._status
+        if status is _COMPLETED:
+            return self._result  # type: ignore[return-value]  # COMPLETED means _result holds a T
+        if status is _FAILED:
+            msg = f"task {self._name!r} (id {self._id}) failed"
+            raise TaskFailed(msg) from self._exception
+        msg = f"task {self._name!r} (id {self._id}) was cancelled"
+        raise TaskCancelled(msg)
+
+    def __repr__(self) -> str:
+        return f"<supervisor.TaskHandle {self._id} {self._name!r} {self._status.name}>"

@@ -1,0 +1,1046 @@
+"""The supervisor: open_supervisor(), submission, running, shutdown, observation.
+
+Structure of one supervisor block::
+
+    open_supervisor()                      # the async with
+    └── nursery N ("outer")                # body of the block runs here
+        ├── <body of the user's block>
+        ├── host task (_host)              # owns nursery M for the whole block
+        │   └── nursery M ("tasks")
+        │       ├── runner(handle 1)       # one trio task per started task,
+        │       ├── runner(handle 2)       # each in its own cancel scope
+        │       └── ...
+        └── shutdown drivers (only when shutdown() is called from a task of M)
+
+PENDING tasks waiting for capacity are entries of a deque, not trio tasks: when a
+runner finishes it hands its slot straight to the next entry. Cancelling M's
+scope stops every task without touching the user's body (``sup.cancel()``).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+import inspect
+import logging
+import math
+from collections import deque
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
+
+import anyio
+import trio
+
+from ._backend import NEG_INF, Backend, current_backend
+from ._errors import QueueFull, SupervisorClosed, TaskTimeout
+from ._events import EventSubscription
+from ._handle import TaskHandle
+from ._health import FailureWindow, HealthReport, HealthRules, evaluate
+from ._status import TaskEvent, TaskStatus
+from ._util import NoPublicConstructor
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable
+    from typing import TypeVarTuple
+
+    from ._backend import Event, Nursery
+
+    PosArgsT = TypeVarTuple("PosArgsT")
+
+T = TypeVar("T")
+
+logger: Final = logging.getLogger("supervisor")
+
+_PENDING = TaskStatus.PENDING
+_RUNNING = TaskStatus.RUNNING
+_COMPLETED = TaskStatus.COMPLETED
+_FAILED = TaskStatus.FAILED
+_CANCELLED = TaskStatus.CANCELLED
+
+
+class _UseDefault:
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_USE_DEFAULT: Final = _UseDefault()
+
+# ----------------------------------------------------------------------------
+# Argument checks: TypeError for a wrong type, ValueError for a wrong value; the
+# message names the argument, the rule and the value.
+# ----------------------------------------------------------------------------
+
+
+def _check_type(
+    name: str, value: object, types: type | tuple[type, ...], what: str
+) -> None:
+    if value is not None and not isinstance(value, types):
+        msg = f"{name} must be {what}, got {value!r}"
+        raise TypeError(msg)
+
+
+def _check_count(name: str, value: object, minimum: int) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{name} must be an int or None, got {value!r}"
+        raise TypeError(msg)
+    if value < minimum:
+        msg = f"{name} must be >= {minimum}, got {value!r}"
+        raise ValueError(msg)
+
+
+def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        msg = f"{name} must be a number of seconds or None, got {value!r}"
+        raise TypeError(msg)
+    if math.isnan(value):
+        msg = f"{name} must not be NaN"
+        raise ValueError(msg)
+    if value < 0 or (value == 0 and not zero_ok):
+        msg = f"{name} must be {'>=' if zero_ok else '>'} 0, got {value!r}"
+        raise ValueError(msg)
+
+
+def _check_async_fn(fn: object, api: str) -> None:
+    """TypeError unless ``fn`` is an async function (or an object with one as __call__)."""
+    if inspect.iscoroutinefunction(fn):
+        return
+    if inspect.iscoroutine(fn):
+        fn.close()  # it will never run: spare the user a "never awaited" warning
+        msg = (
+            f"{api}() takes an async function and its arguments, got a coroutine "
+            f"object {fn!r}; call {api}(fn, *args), not {api}(fn(*args))"
+        )
+        raise TypeError(msg)
+    if inspect.iscoroutinefunction(getattr(fn, "__call__", None)):  # noqa: B004 - want async __call__, not callable()
+        return
+    if not callable(fn):
+        msg = f"{api}() takes an async function, got {fn!r}"
+        raise TypeError(msg)
+    msg = (
+        f"{api}() takes an async function, got the sync callable {fn!r}; define it "
+        f"with 'async def', or run it in a worker thread: "
+        f"{api}(anyio.to_thread.run_sync, fn, *args)"
+    )
+    raise TypeError(msg)
+
+
+def _default_name(fn: object) -> str:
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else type(fn).__qualname__
+
+
+def _one_or_group(
+    eg: BaseExceptionGroup[BaseException], cancelled: type[BaseException]
+) -> BaseException | None:
+    """What should escape instead of a nursery's group ``eg``, or None to keep it.
+
+    ``Cancelled`` is dropped (the cancel scope that asked for it catches it anyway);
+    a single remaining exception escapes bare; several escape as a group of them.
+    None means the group held only ``Cancelled``: re-raise it as it is.
+    """
+    _, rest = eg.split(cancelled)
+    if rest is None:
+        return None
+    if len(rest.exceptions) == 1:
+        return rest.exceptions[0]
+    return rest
+
+
+# ----------------------------------------------------------------------------
+# FIFO waiting room for `submit` backpressure
+# ----------------------------------------------------------------------------
+
+
+@final
+class _Waiters:
+    """Tasks waiting, in arrival order, for room in the queue.
+
+    ``wake_one`` wakes the oldest. A waiter that is cancelled after being woken
+    passes the wake-up on, so no wake-up is ever lost.
+    """
+
+    __slots__ = ("_backend", "_events")
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._events: deque[Event] = deque()
+
+    def __bool__(self) -> bool:
+        return bool(self._events)
+
+    async def wait(self) -> None:
+        event = self._backend.Event()
+        self._events.append(event)
+        try:
+            await event.wait()
+        except BaseException:
+            # Broad on purpose: cancellation (or anything else) of this waiter must
+            # not swallow a wake-up meant for the queue; re-raised right below.
+            if event.is_set():
+                self.wake_one()
+            else:
+                self._events.remove(event)
+            raise
+
+    def wake_one(self) -> None:
+        if self._events:
+            self._events.popleft().set()
+
+    def wake_all(self) -> None:
+        events, self._events = self._events, deque()
+        for event in events:
+            event.set()
+
+
+# ----------------------------------------------------------------------------
+# The supervisor
+# ----------------------------------------------------------------------------
+
+
+@final
+class Supervisor(metaclass=NoPublicConstructor):
+    """Runs submitted async functions as supervised tasks; made by :func:`open_supervisor`.
+
+    Every task gets a :class:`TaskHandle`. The supervisor keeps no reference to a
+    finished task: finished tasks live on in counters, the failure window and
+    ``last_failure`` only.
+    """
+
+    __slots__ = (
+        "_active",
+        "_backend",
+        "_cancelled_count",
+        "_cancelling",
+        "_clock",
+        "_closed",
+        "_completed",
+        "_done",
+        "_emitting",
+        "_failed",
+        "_health_rules",
+        "_host_task_id",
+        "_idle",
+        "_last_failure",
+        "_max_concurrent",
+        "_max_pending",
+        "_n_queued",
+        "_n_running",
+        "_n_slots",
+        "_name",
+        "_next_id",
+        "_on_event",
+        "_opened_at",
+        "_outer",
+        "_queue",
+        "_room",
+        "_shutdown_grace",
+        "_stop",
+        "_submitted",
+        "_subscribers",
+        "_tasks",
+        "_token",
+        "_window",
+    )
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        max_concurrent: int | None,
+        max_pending: int | None,
+        shutdown_grace: float | None,
+        on_event: Callable[[TaskEvent], object] | None,
+        health_rules: HealthRules,
+        backend: Backend,
+    ) -> None:
+        self._name = name
+        self._max_concurrent = max_concurrent
+        self._max_pending = max_pending
+        self._shutdown_grace = shutdown_grace
+        self._on_event = on_event
+        self._health_rules = health_rules
+        self._backend = backend
+        self._clock = backend.current_time
+        now = self._clock()
+        self._opened_at = now
+        self._token = backend.token()
+        self._next_id = 0
+        # Tasks holding a capacity slot (RUNNING, or PENDING and scheduled to run),
+        # by id, in the order they got it. Queued tasks are in _queue only.
+        self._active: dict[int, TaskHandle[Any]] = {}
+        self._n_slots = 0  # tasks holding a slot: len(_active) plus cancelled ones
+        self._n_running = 0
+        # Tasks waiting for capacity, oldest first. Cancelling one leaves its entry
+        # behind (h._queued False) to be skipped; _n_queued counts live entries.
+        self._queue: deque[TaskHandle[Any]] = deque()
+        self._n_queued = 0
+        self._room = _Waiters(backend)
+        self._closed = False  # no new submissions
+        self._cancelling = False  # nothing more may start; everything is cancelled
+        self._idle: Event | None = None  # set when nothing holds a slot or waits
+        self._stop = backend.Event()  # lets nursery M close once drained
+        self._done = backend.Event()  # nursery M has exited; every handle terminal
+        self._outer: Nursery | None = None
+        self._tasks: Nursery | None = None
+        self._host_task_id: int | None = None
+        self._submitted = 0
+        self._completed = 0
+        self._failed = 0
+        self._cancelled_count = 0
+        self._last_failure: TaskEvent | None = None
+        self._window = FailureWindow(health_rules.failure_window, now)
+        self._subscribers: list[EventSubscription] = []
+        self._emitting = on_event is not None
+
+    # ------------------------------------------------------------------------
+    # status changes: the one place where a handle's status is written
+    # ------------------------------------------------------------------------
+
+    def _set_status(
+        self,
+        h: TaskHandle[Any],
+        new: TaskStatus,
+        now: float,
+        exception: BaseException | None = None,
+    ) -> None:
+        old = h._status
+        if new not in old._next:
+            msg = f"illegal transition {old.name} -> {new.name} of {h!r}"
+            raise AssertionError(msg)  # pragma: no cover - internal invariant
+        h._status = new
+        if self._emitting:
+            self._emit(TaskEvent(h._id, h._name, old, new, now, h._attempts, exception))
+
+    def _emit(self, event: TaskEvent) -> None:
+        for subscriber in self._subscribers:
+            subscriber._push(event)
+        on_event = self._on_event
+        if on_event is not None:
+            try:
+                on_event(event)
+            except Exception:
+                # Broad on purpose: a faulty hook must not break the task whose status
+                # it observes. Logged with traceback; BaseExceptions still propagate.
+                logger.exception(
+                    "supervisor %r: on_event hook %r raised; ignored",
+                    self._name,
+                    on_event,
+                )
+
+    def _record_end(
+        self,
+        h: TaskHandle[Any],
+        status: TaskStatus,
+        now: float,
+        exception: BaseException | None = None,
+    ) -> None:
+        """Make ``h`` terminal: status, counters, waiters, unobserved-failure log."""
+        h._completed_at = now
+        h._exception = exception
+        self._set_status(h, status, now, exception)
+        # Drop what the finished task no longer needs, so a handle kept by a user
+        # does not keep the function, its arguments or the scope alive.
+        h._fn = None
+        h._args = ()
+        h._scope = None
+        if status is _COMPLETED:
+            self._completed += 1
+            self._window.add(now, False)
+        elif status is _FAILED:
+            self._failed += 1
+            self._window.add(now, True)
+            self._record_failure(h, now, exception)
+        else:
+            self._cancelled_count += 1
+        event = h._done_event
+        if event is not None:
+            event.set()
+
+    def _record_failure(
+        self, h: TaskHandle[Any], now: float, exception: BaseException | None
+    ) -> None:
+        self._last_failure = TaskEvent(
+            h._id, h._name, _RUNNING, _FAILED, now, h._attempts, exception
+        )
+        if h._result_waiters == 0:
+            logger.error(
+                "supervisor %r: task %r (id %d) failed",
+                self._name,
+                h._name,
+                h._id,
+                exc_info=exception,
+            )
+
+    # ------------------------------------------------------------------------
+    # submission
+    # ------------------------------------------------------------------------
+
+    def _check_submission(
+        self, fn: object, timeout: object, name: object, api: str
+    ) -> None:
+        _check_async_fn(fn, api)
+        _check_seconds("timeout", timeout, zero_ok=False)
+        _check_type("name", name, str, "a str or None")
+
+    def _closed_error(self) -> SupervisorClosed:
+        state = "has exited" if self._done.is_set() else "is shutting down"
+        return SupervisorClosed(
+            f"supervisor {self._name!r} {state}; no new tasks accepted"
+        )
+
+    def _has_room(self) -> bool:
+        limit = self._max_concurrent
+        if limit is None or self._n_slots < limit:
+            return True
+        max_pending = self._max_pending
+        return max_pending is None or self._n_queued < max_pending
+
+    def _accept(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        name: str | None,
+        timeout: float | None,
+    ) -> TaskHandle[T]:
+        """Create the handle and start it or queue it; the caller checked for room."""
+        now = self._clock()
+        self._next_id += 1
+        h = cast(
+            "TaskHandle[T]",
+            TaskHandle._create(
+                self,
+                self._next_id,
+                fn,
+                args,
+                _default_name(fn) if name is None else name,
+                timeout,
+                now,
+            ),
+        )
+        self._submitted += 1
+        limit = self._max_concurrent
+        if limit is None or self._n_slots < limit:
+            self._n_slots += 1
+            self._active[h._id] = h
+            if self._emitting:
+                self._emit(TaskEvent(h._id, h._name, None, _PENDING, now, 0))
+            # Started from the submitter's task: trio copies the submitter's context
+            # into the new task, as nursery.start_soon always does.
+            assert self._tasks is not None
+            self._tasks.start_soon(self._run, h, name=h._name)
+        else:
+            h._context = contextvars.copy_context()
+            h._queued = True
+            self._queue.append(h)
+            self._n_queued += 1
+            if self._emitting:
+                self._emit(TaskEvent(h._id, h._name, None, _PENDING, now, 0))
+        return h
+
+    async def submit(
+        self,
+        fn: Callable[[*PosArgsT], Awaitable[T]],
+        *args: *PosArgsT,
+        name: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the task's per-attempt limit, not a deadline for submit
+    ) -> TaskHandle[T]:
+        """Submit ``fn(*args)`` and return its handle, PENDING or already RUNNING.
+
+        Waits while ``max_pending`` tasks already wait for capacity (backpressure),
+        in FIFO order with other waiting submitters; never waits for the task itself
+        to start.
+
+        Args:
+            fn: an async function; keyword arguments go through ``functools.partial``.
+            name: the handle's name (default: derived from ``fn``).
+            timeout: seconds one attempt may run before it fails with
+                :class:`TaskTimeout`.
+
+        Raises:
+            SupervisorClosed: the supervisor is shutting down or has exited (also
+                when that happens while waiting for room).
+            TypeError: ``fn`` is not an async function, or a bad option type.
+            ValueError: a bad option value.
+
+        A checkpoint. If cancelled, nothing was submitted.
+        """
+        self._check_submission(fn, timeout, name, "submit")
+        await self._backend.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                raise self._closed_error()
+            if self._has_room():
+                break
+            await self._room.wait()
+        h = self._accept(fn, args, name, timeout)
+        # The task is accepted: from here on a cancel must not make the caller lose
+        # its handle, so the schedule point is shielded.
+        await self._backend.cancel_shielded_checkpoint()
+        return h
+
+    def submit_nowait(
+        self,
+        fn: Callable[[*PosArgsT], Awaitable[T]],
+        *args: *PosArgsT,
+        name: str | None = None,
+        timeout: float | None = None,
+    ) -> TaskHandle[T]:
+        """Like :meth:`submit`, but raise :class:`QueueFull` instead of waiting.
+
+        With ``max_pending=0`` it succeeds only while a capacity slot is free.
+        """
+        self._check_submission(fn, timeout, name, "submit_nowait")
+        if self._closed:
+            raise self._closed_error()
+        if not self._has_room():
+            msg = (
+                f"supervisor {self._name!r}: {self._n_queued} tasks already wait for "
+                f"capacity (max_pending={self._max_pending})"
+            )
+            raise QueueFull(msg)
+        return self._accept(fn, args, name, timeout)
+
+    def submit_from_thread(
+        self,
+        fn: Callable[[*PosArgsT], Awaitable[T]],
+        *args: *PosArgsT,
+        name: str | None = None,
+        timeout: float | None = None,
+    ) -> TaskHandle[T]:
+        """Like :meth:`submit`, from a thread that is not running the event loop.
+
+        Blocks the calling thread until the task is accepted (with backpressure) and
+        returns its handle. The task runs in a copy of the calling thread's context.
+        To cancel it from the thread, go through ``trio.from_thread.run_sync(h.cancel)``
+        (or anyio's equivalent).
+
+        Raises:
+            SupervisorClosed: the supervisor is shutting down or has exited.
+            RuntimeError: called from the event loop's own thread.
+        """
+        self._check_submission(fn, timeout, name, "submit_from_thread")
+        if self._done.is_set():
+            raise self._closed_error()
+        call = functools.partial(self.submit, fn, *args, name=name, timeout=timeout)
+        try:
+            result: TaskHandle[T] = self._backend.run_from_thread(call, self._token)
+        except trio.RunFinishedError:
+            raise self._closed_error() from None
+        return result
+
+    # ------------------------------------------------------------------------
+    # running (the hot path)
+    # ------------------------------------------------------------------------
+
+    async def _run(self, h: TaskHandle[Any]) -> None:
+        """Body of the trio task of one started supervised task; it holds a slot."""
+        if h._status is not _PENDING or self._cancelling:
+            # Cancelled between getting its slot and this first step: handle.cancel()
+            # already recorded it, or a supervisor-wide cancel is under way and this
+            # task must not start. Guarded by test_cancel_scheduled_task_never_runs.
+            if h._status is _PENDING:
+                del self._active[h._id]
+                self._record_end(h, _CANCELLED, self._clock())
+            self._release_slot()
+            return
+        now = self._clock()
+        timeout = h._timeout
+        scope = (
+            self._backend.CancelScope()
+            if timeout is None
+            else self._backend.CancelScope(deadline=now + timeout)
+        )
+        # The scope exists before the status says RUNNING: an on_event hook may call
+        # handle.cancel() from inside the transition.
+        h._scope = scope
+        h._started_at = now
+        h._attempts += 1
+        self._n_running += 1
+        self._set_status(h, _RUNNING, now)
+        fn = h._fn
+        assert fn is not None
+        try:
+            with scope:
+                value = await fn(*h._args)
+        except BaseException as exc:
+            # Broad on purpose: every way a task can end must be recorded. Only
+            # non-Exception BaseExceptions other than Cancelled (KeyboardInterrupt,
+            # SystemExit) are re-raised: they stop the whole supervisor, as in trio.
+            if self._task_raised(h, exc):
+                raise
+        else:
+            if not scope.cancelled_caught:
+                self._finish(h, _COMPLETED, value)
+            elif h._cancel_requested:
+                self._finish(h, _CANCELLED)
+            else:
+                msg = (
+                    f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
+                )
+                self._finish(h, _FAILED, exception=TaskTimeout(msg))
+
+    def _task_raised(self, h: TaskHandle[Any], exc: BaseException) -> bool:
+        """Record how the task's body raised; True when ``exc`` must propagate."""
+        cancelled = self._backend.cancelled_exc
+        if isinstance(exc, Exception):
+            self._finish(h, _FAILED, exception=exc)
+            return False
+        if isinstance(exc, cancelled):
+            # The supervisor's task nursery (sup.cancel(), shutdown past its grace)
+            # or a scope around the whole block was cancelled. Swallowed: this is
+            # the last frame of the trio task, so nothing is left to cancel, and the
+            # scope that asked for it is satisfied by the task ending. Guarded by
+            # test_outer_cancel_marks_every_task_cancelled.
+            self._finish(h, _CANCELLED)
+            return False
+        if isinstance(exc, BaseExceptionGroup):
+            _, rest = exc.split(cancelled)
+            if rest is None:  # only Cancelled, from the task's own nurseries
+                self._finish(h, _CANCELLED)
+                return False
+            if isinstance(rest, Exception):  # Exceptions raised while being cancelled
+                self._finish(h, _FAILED, exception=rest)
+                return False
+        # KeyboardInterrupt, SystemExit and the like: stop everything first (queued
+        # tasks must not start while it propagates), then let it out.
+        self.cancel()
+        self._finish(h, _CANCELLED)
+        return True
+
+    def _finish(
+        self,
+        h: TaskHandle[Any],
+        status: TaskStatus,
+        value: object = None,
+        exception: BaseException | None = None,
+    ) -> None:
+        del self._active[h._id]
+        self._n_running -= 1
+        h._result = value
+        self._record_end(h, status, self._clock(), exception)
+        self._release_slot()
+
+    def _release_slot(self) -> None:
+        """A runner is done with its slot: hand it to the oldest queued task, or free it."""
+        queue = self._queue
+        # The effective-deadline test asks whether this runner's task is being
+        # cancelled from outside (a scope around the block): then no queued task
+        # may start, even before the block's body notices. Guarded by
+        # test_outer_cancel_never_starts_queued_tasks.
+        if (
+            queue
+            and not self._cancelling
+            and self._backend.current_effective_deadline() != NEG_INF
+        ):
+            while queue:
+                h = queue.popleft()
+                if not h._queued:
+                    continue  # cancelled while it waited
+                h._queued = False
+                self._n_queued -= 1
+                self._active[h._id] = h
+                context = h._context
+                assert context is not None
+                h._context = None
+                assert self._tasks is not None
+                # Start it in the submitter's context (copied at submission);
+                # start_soon copies it once more, so the task owns its own copy.
+                context.run(self._tasks.start_soon, self._run, h, name=h._name)
+                self._room.wake_one()
+                return
+        self._n_slots -= 1
+        self._check_idle()
+
+    def _check_idle(self) -> None:
+        idle = self._idle
+        if idle is not None and self._n_slots == 0 and self._n_queued == 0:
+            idle.set()
+
+    def _cancel_pending(self, h: TaskHandle[Any]) -> None:
+        """handle.cancel() of a PENDING task: it ends CANCELLED now, never started."""
+        if h._queued:
+            h._queued = False
+            h._context = None
+            self._n_queued -= 1
+            queue = self._queue
+            if len(queue) > 2 * self._n_queued + 64:
+                # Dead entries outnumber live ones: compact, so cancelled tasks never
+                # make the queue grow without bound.
+                self._queue = deque(q for q in queue if q._queued)
+            self._room.wake_one()
+        else:
+            # It holds a slot and its runner is scheduled; the runner sees the status
+            # and frees the slot without calling the function.
+            del self._active[h._id]
+        self._record_end(h, _CANCELLED, self._clock())
+        self._check_idle()
+
+    # ------------------------------------------------------------------------
+    # shutdown
+    # ------------------------------------------------------------------------
+
+    def _close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._room.wake_all()  # blocked submitters now raise SupervisorClosed
+
+    def cancel(self) -> None:
+        """Stop everything at once; sync and idempotent.
+
+        Closes the supervisor to new work, ends every queued task CANCELLED without
+        starting it, and cancels every running task. The block's body is not
+        cancelled; on leaving the block, the supervisor waits for the cancelled
+        tasks' cleanup.
+        """
+        self._close()
+        if self._cancelling:
+            return
+        self._cancelling = True
+        queue, self._queue = self._queue, deque()
+        now = self._clock()
+        for h in queue:
+            if h._queued:
+                h._queued = False
+                h._context = None
+                self._n_queued -= 1
+                self._record_end(h, _CANCELLED, now)
+        if self._tasks is not None:
+            self._tasks.cancel_scope.cancel()
+        self._check_idle()
+
+    async def _wait_idle(self) -> None:
+        if self._n_slots == 0 and self._n_queued == 0:
+            return
+        idle = self._idle
+        if idle is None:
+            idle = self._idle = self._backend.Event()
+        await idle.wait()
+
+    async def _drain(self, grace: float | None) -> None:
+        """Graceful stop: close, let queued and running tasks finish, bounded by
+        ``grace`` seconds; then cancel whatever is left. Returns without waiting for
+        the cancelled tasks' cleanup.
+
+        Cancelling a drain cancels the supervisor at once (``self.cancel()``) and
+        re-raises: a cancelled shutdown is an immediate one, never a hang.
+        """
+        self._close()
+        try:
+            if grace is None:
+                await self._wait_idle()
+            else:
+                with self._backend.CancelScope(deadline=self._clock() + grace):
+                    await self._wait_idle()
+        except BaseException:
+            # Broad on purpose: whatever interrupts the drain (Cancelled from a scope
+            # around it, KeyboardInterrupt) turns it into an immediate stop, then
+            # propagates.
+            self.cancel()
+            raise
+        if self._n_slots or self._n_queued:
+            self.cancel()  # grace expired
+        self._stop.set()
+
+    def _own_task(self) -> bool:
+        """Whether the calling task runs inside this supervisor's task nursery."""
+        host = self._host_task_id
+        if host is None:
+            return False
+        parents = {task.id: task.parent_id for task in anyio.get_running_tasks()}
+        task_id: int | None = anyio.get_current_task().id
+        while task_id is not None:
+            task_id = parents.get(task_id)
+            if task_id == host:
+                return True
+        return False
+
+    async def shutdown(self, grace: float | _UseDefault | None = _USE_DEFAULT) -> None:
+        """Shut down gracefully now, as leaving the block normally would.
+
+        Closes to new work, lets PENDING and RUNNING tasks finish for up to
+        ``grace`` seconds (omitted: the supervisor's ``shutdown_grace``; None: no
+        limit), cancels the rest, and waits until every task is terminal. Several
+        concurrent calls each apply their own grace: the earliest deadline wins.
+
+        Called from one of this supervisor's own tasks, it starts the shutdown and
+        returns at once, since a task cannot wait for its own end.
+
+        A checkpoint. If cancelled while waiting, the supervisor is cancelled at
+        once (:meth:`cancel`) and the ``Cancelled`` propagates.
+        """
+        if isinstance(grace, _UseDefault):
+            grace = self._shutdown_grace
+        else:
+            _check_seconds("grace", grace, zero_ok=True)
+        if self._done.is_set():
+            await self._backend.checkpoint()
+            return
+        if self._own_task():
+            assert self._outer is not None
+            self._close()
+            self._outer.start_soon(self._drain, grace)
+            await self._backend.checkpoint()
+            return
+        await self._drain(grace)
+        await self._wait_done()
+
+    async def _wait_done(self) -> None:
+        try:
+            await self._done.wait()
+        except BaseException:
+            # Broad on purpose: giving up on the wait (cancelled) must still leave no
+            # task running unnoticed; the tasks' cleanup goes on under the block.
+            self.cancel()
+            raise
+
+    async def _host(self, *, task_status: Any) -> None:
+        """Own nursery M, where every task runs, until the supervisor stops.
+
+        Exception-group policy: runners re-raise only non-Exception BaseExceptions
+        (KeyboardInterrupt, SystemExit); M's group of those (minus Cancelled) escapes
+        as one bare exception when there is one, else as a group of them.
+        """
+        raise_this: BaseException | None = None
+        try:
+            async with self._backend.open_nursery() as tasks:
+                self._tasks = tasks
+                self._host_task_id = anyio.get_current_task().id
+                task_status.started()
+                await self._stop.wait()
+        except BaseExceptionGroup as eg:
+            raise_this = _one_or_group(eg, self._backend.cancelled_exc)
+            if raise_this is None:
+                raise
+        finally:
+            self._finalize()
+        if raise_this is not None:
+            raise raise_this  # outside the except: keeps the exception's own context
+
+    def _finalize(self) -> None:
+        """Nursery M has exited: every runner is done. Record whatever is left."""
+        self._closed = True
+        self._cancelling = True
+        now = self._clock()
+        for h in self._queue:
+            if h._queued:
+                h._queued = False
+                h._context = None
+                self._n_queued -= 1
+                self._record_end(h, _CANCELLED, now)
+        self._queue.clear()
+        # Runners always record their task before exiting; nothing active remains
+        # unless M never ran them (the run itself is being torn down).
+        for h in list(self._active.values()):
+            del self._active[h._id]
+            self._record_end(h, _CANCELLED, now)
+        self._n_slots = 0
+        self._room.wake_all()
+        self._done.set()
+        for subscriber in self._subscribers:
+            subscriber._end()
+        if self._idle is not None:
+            self._idle.set()
+
+    # ------------------------------------------------------------------------
+    # observing
+    # ------------------------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def max_concurrent(self) -> int | None:
+        return self._max_concurrent
+
+    @property
+    def max_pending(self) -> int | None:
+        return self._max_pending
+
+    @property
+    def closed(self) -> bool:
+        """True once the supervisor accepts no new tasks."""
+        return self._closed
+
+    def tasks(self) -> list[TaskHandle[Any]]:
+        """The tasks that are not terminal, in submission order."""
+        live = list(self._active.values())
+        live.extend(h for h in self._queue if h._queued)
+        live.sort(key=lambda h: h._id)
+        return live
+
+    def health(self) -> HealthReport:
+        """A frozen snapshot of counts, ages and the status chosen by the rules.
+
+        O(number of tasks holding a slot) at worst, usually far less; not a
+        checkpoint.
+        """
+        now = self._clock()
+        oldest_pending_age = None
+        for h in self._queue:
+            if h._queued:
+                oldest_pending_age = now - h._created_at
+                break
+        longest_running_age = None
+        for h in self._active.values():  # in the order they got their slot
+            if h._status is _RUNNING:
+                assert h._started_at is not None
+                longest_running_age = now - h._started_at
+                break
+        recent_finished, recent_failed = self._window.totals(now)
+        status, reasons = evaluate(
+            self._health_rules,
+            waiting=self._n_queued,
+            max_pending=self._max_pending,
+            recent_finished=recent_finished,
+            recent_failed=recent_failed,
+            oldest_pending_age=oldest_pending_age,
+        )
+        return HealthReport(
+            status=status,
+            reasons=reasons,
+            pending=self._n_queued + len(self._active) - self._n_running,
+            waiting=self._n_queued,
+            running=self._n_running,
+            restarting=0,
+            completed=self._completed,
+            failed=self._failed,
+            cancelled=self._cancelled_count,
+            submitted=self._submitted,
+            max_concurrent=self._max_concurrent,
+            max_pending=self._max_pending,
+            restarts_in_period=0,
+            oldest_pending_age=oldest_pending_age,
+            longest_running_age=longest_running_age,
+            recent_finished=recent_finished,
+            recent_failed=recent_failed,
+            last_failure=self._last_failure,
+            uptime=now - self._opened_at,
+            closed=self._closed,
+        )
+
+    def subscribe(self, max_buffer: int = 1000) -> EventSubscription:
+        """Events from now on: ``async with sup.subscribe() as events: async for ...``.
+
+        Past ``max_buffer`` undelivered events the oldest are dropped (counted in
+        ``events.lost``); the supervisor never waits for a subscriber.
+        """
+        _check_count("max_buffer", max_buffer, 1)
+        sub = EventSubscription._create(
+            self._backend, max_buffer, ended=self._done.is_set()
+        )
+        if not self._done.is_set():
+            self._subscribers.append(sub)
+            self._emitting = True
+            sub._unsubscribe = self._unsubscribe
+        return sub
+
+    def _unsubscribe(self, sub: EventSubscription) -> None:
+        if sub in self._subscribers:
+            self._subscribers.remove(sub)
+        self._emitting = bool(self._subscribers) or self._on_event is not None
+
+    def __repr__(self) -> str:
+        state = "done" if self._done.is_set() else "closed" if self._closed else "open"
+        return (
+            f"<supervisor.Supervisor {self._name!r} at {id(self):#x}, {state}, "
+            f"{self._n_running} running, "
+            f"{self._n_queued + len(self._active) - self._n_running} pending>"
+        )
+
+
+def _check_options(name: object, on_event: object, health_rules: object) -> None:
+    if not isinstance(name, str):
+        msg = f"name must be a str, got {name!r}"
+        raise TypeError(msg)
+    if on_event is not None and not callable(on_event):
+        msg = f"on_event must be callable or None, got {on_event!r}"
+        raise TypeError(msg)
+    if inspect.iscoroutinefunction(on_event):
+        msg = f"on_event must be a sync callable, got the async function {on_event!r}"
+        raise TypeError(msg)
+    _check_type("health_rules", health_rules, HealthRules, "a HealthRules or None")
+
+
+@asynccontextmanager
+async def open_supervisor(
+    name: str = "supervisor",
+    *,
+    max_concurrent: int | None = None,
+    max_pending: int | None = None,
+    shutdown_grace: float | None = None,
+    on_event: Callable[[TaskEvent], object] | None = None,
+    health_rules: HealthRules | None = None,
+) -> AsyncIterator[Supervisor]:
+    """Open a supervisor for the duration of an ``async with`` block.
+
+    Args:
+        name: shown in logs, errors and reprs.
+        max_concurrent: at most this many tasks RUNNING at once (>= 1); None: no limit.
+        max_pending: at most this many PENDING tasks waiting for capacity (>= 0);
+            None: no limit.
+        shutdown_grace: seconds a graceful shutdown lets work finish before
+            cancelling it (>= 0); None: no limit.
+        on_event: sync callback given every :class:`TaskEvent`; it must not block,
+            and its exceptions are logged and ignored.
+        health_rules: how :meth:`Supervisor.health` chooses its status.
+
+    Leaving the block normally shuts down gracefully (see :meth:`Supervisor.shutdown`).
+    Leaving it by an exception, or by cancellation of a scope around it, cancels
+    every task at once. Either way, when the block exits every handle is terminal and
+    no task is left running.
+
+    Exception-group policy (what escapes the block):
+      - the body raised E and no task raised a BaseException: E itself, bare;
+      - a task raised a non-Exception BaseException K (KeyboardInterrupt,
+        SystemExit) and the body did not raise: K itself, bare (task
+        ``Exception`` s never escape: they make the task FAILED);
+      - both, or several such: a ``BaseExceptionGroup`` of exactly those;
+      - only ``Cancelled``: it propagates to the scope that cancelled.
+    """
+    _check_options(name, on_event, health_rules)
+    _check_count("max_concurrent", max_concurrent, 1)
+    _check_count("max_pending", max_pending, 0)
+    _check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
+    if health_rules is None:
+        health_rules = HealthRules()
+    backend = current_backend()
+    sup = Supervisor._create(
+        name=name,
+        max_concurrent=max_concurrent,
+        max_pending=max_pending,
+        shutdown_grace=shutdown_grace,
+        on_event=on_event,
+        health_rules=health_rules,
+        backend=backend,
+    )
+    raise_this: BaseException | None = None
+    try:
+        async with backend.open_nursery() as outer:
+            sup._outer = outer
+            await outer.start(sup._host)
+            try:
+                yield sup
+                await sup._drain(sup._shutdown_grace)
+                await sup._wait_done()
+            except BaseException:
+                # Broad on purpose: the body raised, or a scope around the block was
+                # cancelled: stop every task at once, then let it propagate.
+                sup.cancel()
+                raise
+    except BaseExceptionGroup as eg:
+        raise_this = _one_or_group(eg, backend.cancelled_exc)
+        if raise_this is None:
+            raise
+    if raise_this is not None:
+        # Raised outside the except block so that it keeps its own __context__.
+        try:
+            raise raise_this
+        finally:
+            del raise_this
