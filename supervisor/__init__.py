@@ -3,8 +3,6 @@
 Every public name lives here; the modules behind them are private.
 """
 
-from __future__ import annotations
-
 from ._errors import (
     QueueFull as QueueFull,
     RestartIntensityExceeded as RestartIntensityExceeded,

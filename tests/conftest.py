@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 import pytest
 
-from supervisor import TaskEvent, TaskStatus
+if TYPE_CHECKING:
+    from supervisor import TaskEvent, TaskStatus
 
 
 @pytest.fixture(params=["trio", "asyncio"])

@@ -30,7 +30,11 @@ def test_transition_table_is_the_contract() -> None:
 @pytest.mark.parametrize("old", list(S))
 @pytest.mark.parametrize("new", list(S))
 def test_member_next_matches_table(old: TaskStatus, new: TaskStatus) -> None:
-    assert (new in old._next) == (new in LEGAL_TRANSITIONS[old]) == is_legal_transition(old, new)
+    assert (
+        (new in old._next)
+        == (new in LEGAL_TRANSITIONS[old])
+        == is_legal_transition(old, new)
+    )
 
 
 def test_creation_is_only_into_pending() -> None:

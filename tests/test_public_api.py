@@ -1,0 +1,55 @@
+"""The public surface: pinned names, each claiming to live in ``supervisor``."""
+
+from __future__ import annotations
+
+import supervisor
+
+EXPECTED = [
+    "EventSubscription",
+    "Health",
+    "HealthReport",
+    "HealthRules",
+    "QueueFull",
+    "RestartIntensityExceeded",
+    "Supervisor",
+    "SupervisorClosed",
+    "SupervisorError",
+    "TaskCancelled",
+    "TaskEvent",
+    "TaskFailed",
+    "TaskHandle",
+    "TaskStatus",
+    "TaskTimeout",
+    "open_supervisor",
+]
+
+
+def test_public_names_are_pinned() -> None:
+    public = sorted(n for n in dir(supervisor) if not n.startswith("_"))
+    assert public == EXPECTED
+
+
+def test_every_public_name_claims_the_package() -> None:
+    for name in EXPECTED:
+        obj = getattr(supervisor, name)
+        assert obj.__module__ == "supervisor", name
+        assert getattr(obj, "__qualname__", name) == name
+
+
+def test_error_hierarchy() -> None:
+    for name in (
+        "SupervisorClosed",
+        "QueueFull",
+        "TaskFailed",
+        "TaskCancelled",
+        "RestartIntensityExceeded",
+    ):
+        assert issubclass(getattr(supervisor, name), supervisor.SupervisorError)
+    assert issubclass(supervisor.SupervisorError, Exception)
+    assert issubclass(supervisor.TaskTimeout, TimeoutError)
+
+
+def test_package_ships_type_information() -> None:
+    from importlib.resources import files
+
+    assert files("supervisor").joinpath("py.typed").is_file()
