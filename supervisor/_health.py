@@ -186,12 +186,20 @@ def evaluate(
 class FailureWindow:
     """Counts finished and failed tasks over a sliding window, in O(1) per task.
 
-    Time is cut into ``buckets`` buckets of ``window / buckets`` seconds; the counts
-    cover the current bucket and the ``buckets - 1`` before it. Memory is fixed
-    however many tasks finish.
+    Time is cut into buckets of ``window / buckets`` seconds, bucket ``k`` being
+    ``floor(t / width) == k``; the counts cover the current bucket and the
+    ``buckets - 1`` before it. Bucket indices are integers, so the boundaries never
+    drift however long the supervisor runs. Memory is fixed.
     """
 
-    __slots__ = ("_buckets", "_cur_failed", "_cur_finished", "_end", "_past", "_width")
+    __slots__ = (
+        "_buckets",
+        "_cur_failed",
+        "_cur_finished",
+        "_index",
+        "_past",
+        "_width",
+    )
 
     def __init__(self, window: float, now: float, buckets: int = 10) -> None:
         self._width = window / buckets
@@ -199,28 +207,29 @@ class FailureWindow:
         self._past: deque[tuple[int, int]] = deque(maxlen=buckets - 1)
         self._cur_finished = 0
         self._cur_failed = 0
-        self._end = (math.floor(now / self._width) + 1) * self._width
+        self._index = math.floor(now / self._width)
 
-    def _advance(self, now: float) -> None:
-        # Close the current bucket and any empty ones since, at most a window's worth.
+    def _advance(self, index: int) -> None:
+        # Close the current bucket and the empty ones since, at most a window's worth.
         self._past.append((self._cur_finished, self._cur_failed))
         self._cur_finished = self._cur_failed = 0
-        skipped = math.floor((now - self._end) / self._width)
-        for _ in range(min(skipped, self._buckets)):
+        for _ in range(min(index - self._index - 1, self._buckets)):
             self._past.append((0, 0))
-        self._end += (skipped + 1) * self._width
+        self._index = index
 
     def add(self, now: float, failed: bool) -> None:
-        if now >= self._end:
-            self._advance(now)
+        index = math.floor(now / self._width)
+        if index > self._index:
+            self._advance(index)
         self._cur_finished += 1
         if failed:
             self._cur_failed += 1
 
     def totals(self, now: float) -> tuple[int, int]:
         """(finished, failed) in the window that ends at ``now``."""
-        if now >= self._end:
-            self._advance(now)
+        index = math.floor(now / self._width)
+        if index > self._index:
+            self._advance(index)
         finished = self._cur_finished + sum(f for f, _ in self._past)
         failed = self._cur_failed + sum(f for _, f in self._past)
         return finished, failed

@@ -1,0 +1,25 @@
+"""Hypothesis profiles: a modest default, and a thorough one for nightly runs.
+
+Select with ``SUPERVISOR_HYPOTHESIS_PROFILE=thorough`` (>= 10,000 examples per
+property). ``deadline=None``: each example runs a whole ``trio.run``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "default",
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "thorough",
+    max_examples=10_000,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("SUPERVISOR_HYPOTHESIS_PROFILE", "default"))
