@@ -1,0 +1,123 @@
+"""``python -m supervisor demo``: a short live tour on the real clock (about 4 s)."""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+import trio
+
+from ._health import HealthRules
+from ._status import TaskStatus
+from ._supervisor import open_supervisor
+
+if TYPE_CHECKING:
+    from ._events import EventSubscription
+    from ._health import HealthReport
+
+_MARKS = {
+    TaskStatus.PENDING: "queued",
+    TaskStatus.RUNNING: "running",
+    TaskStatus.COMPLETED: "completed",
+    TaskStatus.FAILED: "FAILED",
+    TaskStatus.CANCELLED: "cancelled",
+    TaskStatus.RESTARTING: "restarting",
+}
+
+
+async def fetch(seconds: float) -> str:
+    await trio.sleep(seconds)
+    return f"fetched in {seconds:.1f}s"
+
+
+async def flaky(seconds: float) -> None:
+    await trio.sleep(seconds)
+    raise ConnectionError("upstream reset the connection")
+
+
+class _OneLineFormatter(logging.Formatter):
+    def formatException(self, ei: object) -> str:  # noqa: N802 - logging's name
+        return ""  # the demo shows the message; real handlers get the traceback
+
+
+async def _show_events(subscription: EventSubscription, out: TextIO, t0: float) -> None:
+    async with subscription as events:
+        async for e in events:
+            extra = f"  ({type(e.exception).__name__}: {e.exception})" if e.exception else ""
+            print(
+                f"  {trio.current_time() - t0:5.2f}s  #{e.task_id:<2} {e.name:<10} "
+                f"{_MARKS[e.new]}{extra}",
+                file=out,
+            )
+
+
+def _print_report(report: HealthReport, out: TextIO) -> None:
+    print("\nHealth report", file=out)
+    rows = [
+        ("status", report.status.name),
+        ("reasons", ", ".join(report.reasons) or "-"),
+        ("submitted", report.submitted),
+        ("completed / failed / cancelled", f"{report.completed} / {report.failed} / {report.cancelled}"),
+        ("running / pending now", f"{report.running} / {report.pending}"),
+        ("limits (max_concurrent, max_pending)", f"{report.max_concurrent}, {report.max_pending}"),
+        ("failures in window", f"{report.recent_failed} of {report.recent_finished}"),
+        (
+            "last failure",
+            f"#{report.last_failure.task_id} {report.last_failure.name}: "
+            f"{type(report.last_failure.exception).__name__}"
+            if report.last_failure
+            else "-",
+        ),
+        ("uptime", f"{report.uptime:.2f}s"),
+    ]
+    for key, value in rows:
+        print(f"  {key:<38} {value}", file=out)
+
+
+async def demo(out: TextIO = sys.stdout, *, seed: int = 7) -> HealthReport:
+    """Run the tour; returns the final health report."""
+    rng = random.Random(seed)
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(_OneLineFormatter("  log: %(message)s"))
+    logger = logging.getLogger("supervisor")
+    logger.addHandler(handler)
+    t0 = trio.current_time()
+    print(
+        "Supervisor 'demo': max_concurrent=3, max_pending=10, shutdown_grace=1s,\n"
+        "health DEGRADED from a 10% failure rate over 5+ finished tasks\n",
+        file=out,
+    )
+    try:
+        async with trio.open_nursery() as nursery:
+            async with open_supervisor(
+                "demo",
+                max_concurrent=3,
+                max_pending=10,
+                shutdown_grace=1.0,
+                health_rules=HealthRules(min_finished=5),
+            ) as sup:
+                nursery.start_soon(_show_events, sup.subscribe(), out, t0)
+                for i in range(4):
+                    await sup.submit(fetch, rng.uniform(0.3, 0.9), name=f"fetch-{i}")
+                await sup.submit(flaky, 0.4, name="flaky")
+                await sup.submit(fetch, 5.0, name="slow", timeout=1.2)
+                doomed = await sup.submit(fetch, 5.0, name="doomed")
+                for i in range(4, 7):
+                    await sup.submit(fetch, rng.uniform(0.2, 0.6), name=f"fetch-{i}")
+                await trio.sleep(1.6)
+                print(f"  {trio.current_time() - t0:5.2f}s  -> cancelling #{doomed.id} {doomed.name}", file=out)
+                doomed.cancel()
+                await sup.submit(fetch, 3.0, name="straggler")
+                await trio.sleep(0.2)
+                print(
+                    f"  {trio.current_time() - t0:5.2f}s  -> leaving the block: "
+                    "drain for up to 1s, then cancel",
+                    file=out,
+                )
+        report = sup.health()
+    finally:
+        logger.removeHandler(handler)
+    _print_report(report, out)
+    return report
