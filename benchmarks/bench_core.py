@@ -104,6 +104,23 @@ async def bare_cancel(n: int) -> float:
     return time.perf_counter() - t0
 
 
+async def bare_scoped_cancel(n: int) -> float:
+    """Bare trio, each task in its own CancelScope: the floor for the supervisor."""
+
+    async def scoped() -> None:
+        with trio.CancelScope():
+            await trio.sleep_forever()
+
+    with trio.CancelScope() as scope:
+        async with trio.open_nursery() as nursery:
+            for _ in range(n):
+                nursery.start_soon(scoped)
+            await trio.testing.wait_all_tasks_blocked()
+            t0 = time.perf_counter()
+            scope.cancel()
+    return time.perf_counter() - t0
+
+
 async def sup_cancel(n: int) -> float:
     with trio.CancelScope() as scope:
         async with open_supervisor() as sup:
@@ -251,6 +268,12 @@ def main() -> None:
     n = 10_000
     base = measure(bare_cancel, n, runs)
     row(f"bare trio: cancel {n:,} running", base, n, None)
+    row(
+        f"bare trio + CancelScope per task: cancel {n:,}",
+        measure(bare_scoped_cancel, n, runs),
+        n,
+        base,
+    )
     row(
         f"supervisor: outer cancel of {n:,} running",
         measure(sup_cancel, n, runs),

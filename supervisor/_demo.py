@@ -34,18 +34,23 @@ async def fetch(seconds: float) -> str:
 
 async def flaky(seconds: float) -> None:
     await trio.sleep(seconds)
-    raise ConnectionError("upstream reset the connection")
+    msg = "upstream reset the connection"
+    raise ConnectionError(msg)
 
 
 class _OneLineFormatter(logging.Formatter):
-    def formatException(self, ei: object) -> str:  # noqa: N802 - logging's name
+    def formatException(self, ei: object) -> str:
         return ""  # the demo shows the message; real handlers get the traceback
 
 
 async def _show_events(subscription: EventSubscription, out: TextIO, t0: float) -> None:
     async with subscription as events:
         async for e in events:
-            extra = f"  ({type(e.exception).__name__}: {e.exception})" if e.exception else ""
+            extra = (
+                f"  ({type(e.exception).__name__}: {e.exception})"
+                if e.exception
+                else ""
+            )
             print(
                 f"  {trio.current_time() - t0:5.2f}s  #{e.task_id:<2} {e.name:<10} "
                 f"{_MARKS[e.new]}{extra}",
@@ -59,9 +64,15 @@ def _print_report(report: HealthReport, out: TextIO) -> None:
         ("status", report.status.name),
         ("reasons", ", ".join(report.reasons) or "-"),
         ("submitted", report.submitted),
-        ("completed / failed / cancelled", f"{report.completed} / {report.failed} / {report.cancelled}"),
+        (
+            "completed / failed / cancelled",
+            f"{report.completed} / {report.failed} / {report.cancelled}",
+        ),
         ("running / pending now", f"{report.running} / {report.pending}"),
-        ("limits (max_concurrent, max_pending)", f"{report.max_concurrent}, {report.max_pending}"),
+        (
+            "limits (max_concurrent, max_pending)",
+            f"{report.max_concurrent}, {report.max_pending}",
+        ),
         ("failures in window", f"{report.recent_failed} of {report.recent_finished}"),
         (
             "last failure",
@@ -107,7 +118,10 @@ async def demo(out: TextIO = sys.stdout, *, seed: int = 7) -> HealthReport:
                 for i in range(4, 7):
                     await sup.submit(fetch, rng.uniform(0.2, 0.6), name=f"fetch-{i}")
                 await trio.sleep(1.6)
-                print(f"  {trio.current_time() - t0:5.2f}s  -> cancelling #{doomed.id} {doomed.name}", file=out)
+                print(
+                    f"  {trio.current_time() - t0:5.2f}s  -> cancelling #{doomed.id} {doomed.name}",
+                    file=out,
+                )
                 doomed.cancel()
                 await sup.submit(fetch, 3.0, name="straggler")
                 await trio.sleep(0.2)

@@ -197,6 +197,7 @@ class FailureWindow:
         "_cur_failed",
         "_cur_finished",
         "_index",
+        "_next_start",
         "_past",
         "_width",
     )
@@ -208,6 +209,7 @@ class FailureWindow:
         self._cur_finished = 0
         self._cur_failed = 0
         self._index = math.floor(now / self._width)
+        self._next_start = (self._index + 1) * self._width
 
     def _advance(self, index: int) -> None:
         # Close the current bucket and the empty ones since, at most a window's worth.
@@ -216,11 +218,16 @@ class FailureWindow:
         for _ in range(min(index - self._index - 1, self._buckets)):
             self._past.append((0, 0))
         self._index = index
+        self._next_start = (index + 1) * self._width
 
     def add(self, now: float, failed: bool) -> None:
-        index = math.floor(now / self._width)
-        if index > self._index:
-            self._advance(index)
+        # Called for every finished task: one float comparison in the common case.
+        # The bucket itself is always floor(now / width), so a rounding difference
+        # between the two tests only costs a floor() until time moves on.
+        if now >= self._next_start:
+            index = math.floor(now / self._width)
+            if index > self._index:
+                self._advance(index)
         self._cur_finished += 1
         if failed:
             self._cur_failed += 1

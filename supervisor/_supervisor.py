@@ -26,12 +26,13 @@ import logging
 import math
 from collections import deque
 from contextlib import asynccontextmanager
+from types import FunctionType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
 import anyio
 import trio
 
-from ._backend import NEG_INF, Backend, current_backend
+from ._backend import NEG_INF, Backend, current_backend, current_clock
 from ._errors import QueueFull, SupervisorClosed, TaskTimeout
 from ._events import EventSubscription
 from ._handle import TaskHandle
@@ -104,8 +105,13 @@ def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
         raise ValueError(msg)
 
 
+_CO_COROUTINE: Final = inspect.CO_COROUTINE
+
+
 def _check_async_fn(fn: object, api: str) -> None:
     """TypeError unless ``fn`` is an async function (or an object with one as __call__)."""
+    if type(fn) is FunctionType and fn.__code__.co_flags & _CO_COROUTINE:
+        return  # the common case, without inspect's unwrapping
     if inspect.iscoroutinefunction(fn):
         return
     if inspect.iscoroutine(fn):
@@ -129,6 +135,8 @@ def _check_async_fn(fn: object, api: str) -> None:
 
 
 def _default_name(fn: object) -> str:
+    if type(fn) is FunctionType:
+        return fn.__qualname__
     while isinstance(fn, functools.partial):
         fn = fn.func
     name = getattr(fn, "__qualname__", None)
@@ -151,6 +159,12 @@ def _one_or_group(
         return rest.exceptions[0]
     return rest
 
+
+# TaskHandle._create without the extra Python frame of the metaclass method: one
+# handle is built per submission.
+_new_handle: Callable[..., TaskHandle[Any]] = functools.partial(
+    type.__call__, TaskHandle
+)
 
 # ----------------------------------------------------------------------------
 # FIFO waiting room for `submit` backpressure
@@ -213,6 +227,7 @@ class Supervisor(metaclass=NoPublicConstructor):
     """
 
     __slots__ = (
+        "_CancelScope",
         "_active",
         "_backend",
         "_cancelled_count",
@@ -266,7 +281,8 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._on_event = on_event
         self._health_rules = health_rules
         self._backend = backend
-        self._clock = backend.current_time
+        self._clock = current_clock()
+        self._CancelScope = backend.CancelScope  # read once per task
         now = self._clock()
         self._opened_at = now
         self._token = backend.token()
@@ -413,7 +429,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._next_id += 1
         h = cast(
             "TaskHandle[T]",
-            TaskHandle._create(
+            _new_handle(
                 self,
                 self._next_id,
                 fn,
@@ -552,9 +568,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         now = self._clock()
         timeout = h._timeout
         scope = (
-            self._backend.CancelScope()
+            self._CancelScope()
             if timeout is None
-            else self._backend.CancelScope(deadline=now + timeout)
+            else self._CancelScope(deadline=now + timeout)
         )
         # The scope exists before the status says RUNNING: an on_event hook may call
         # handle.cancel() from inside the transition.

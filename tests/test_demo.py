@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import io
+from typing import TYPE_CHECKING
 
 import pytest
-import trio
-import trio.testing
+
+if TYPE_CHECKING:
+    import trio.testing
 
 from supervisor import Health
 from supervisor.__main__ import main
@@ -14,13 +16,28 @@ from supervisor._demo import demo
 
 
 @pytest.mark.trio
-async def test_demo_shows_every_outcome_and_a_report(autojump_clock: trio.testing.MockClock) -> None:
+async def test_demo_shows_every_outcome_and_a_report(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
     out = io.StringIO()
     report = await demo(out)
     text = out.getvalue()
-    for word in ("queued", "running", "completed", "FAILED  (ConnectionError", "TaskTimeout", "cancelled", "Health report"):
+    for word in (
+        "queued",
+        "running",
+        "completed",
+        "FAILED  (ConnectionError",
+        "TaskTimeout",
+        "cancelled",
+        "Health report",
+    ):
         assert word in text, word
-    assert (report.submitted, report.completed, report.failed, report.cancelled) == (11, 7, 2, 2)
+    assert (report.submitted, report.completed, report.failed, report.cancelled) == (
+        11,
+        7,
+        2,
+        2,
+    )
     assert report.status is Health.DEGRADED
     assert report.reasons == ("failure rate 0.222 >= 0.1",)
     assert (report.running, report.pending) == (0, 0)
