@@ -723,6 +723,13 @@ class Supervisor(metaclass=NoPublicConstructor):
         if self._cancelling:
             return
         self._cancelling = True
+        self._cancel_queue()
+        if self._tasks is not None:
+            self._tasks.cancel_scope.cancel()
+        self._check_idle()
+
+    def _cancel_queue(self) -> None:
+        """End every task still waiting for capacity CANCELLED; none of them starts."""
         queue, self._queue = self._queue, deque()
         now = self._clock()
         for h in queue:
@@ -731,9 +738,6 @@ class Supervisor(metaclass=NoPublicConstructor):
                 h._context = None
                 self._n_queued -= 1
                 self._record_end(h, _CANCELLED, now)
-        if self._tasks is not None:
-            self._tasks.cancel_scope.cancel()
-        self._check_idle()
 
     async def _wait_idle(self) -> None:
         if self._n_slots == 0 and self._n_queued == 0:
@@ -847,14 +851,8 @@ class Supervisor(metaclass=NoPublicConstructor):
         """Nursery M has exited: every runner is done. Record whatever is left."""
         self._closed = True
         self._cancelling = True
+        self._cancel_queue()
         now = self._clock()
-        for h in self._queue:
-            if h._queued:
-                h._queued = False
-                h._context = None
-                self._n_queued -= 1
-                self._record_end(h, _CANCELLED, now)
-        self._queue.clear()
         # Runners always record their task before exiting; nothing active remains
         # unless M never ran them (the run itself is being torn down).
         for h in list(self._active.values()):
