@@ -81,6 +81,7 @@ class Backend:
         "name",
         "open_nursery",
         "run_from_thread",
+        "sleep",
         "token",
     )
 
@@ -99,6 +100,7 @@ class Backend:
         cancelled_exc: type[BaseException],
         token: Callable[[], object],
         run_from_thread: Callable[[Callable[[], Awaitable[Any]], object], Any],
+        sleep: Callable[[float], Awaitable[None]],
     ) -> None:
         self.name = name
         self.open_nursery = open_nursery
@@ -112,6 +114,7 @@ class Backend:
         self.cancelled_exc = cancelled_exc
         self.token = token
         self.run_from_thread = run_from_thread
+        self.sleep = sleep
 
 
 def _trio_from_thread(fn: Callable[[], Awaitable[Any]], token: object) -> Any:
@@ -137,6 +140,7 @@ TRIO = Backend(
     cancelled_exc=trio.Cancelled,
     token=trio.lowlevel.current_trio_token,
     run_from_thread=_trio_from_thread,
+    sleep=trio.sleep,
 )
 
 ASYNCIO = Backend(
@@ -152,6 +156,7 @@ ASYNCIO = Backend(
     cancelled_exc=asyncio.CancelledError,
     token=anyio.lowlevel.current_token,
     run_from_thread=_anyio_from_thread,
+    sleep=anyio.sleep,
 )
 
 NEG_INF = -math.inf

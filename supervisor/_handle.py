@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._backend import Event, Scope
+    from ._spec import Backoff, Restart
     from ._supervisor import Supervisor
 
 T = TypeVar("T")
@@ -22,6 +23,7 @@ _RUNNING = TaskStatus.RUNNING
 _COMPLETED = TaskStatus.COMPLETED
 _FAILED = TaskStatus.FAILED
 _CANCELLED = TaskStatus.CANCELLED
+_RESTARTING = TaskStatus.RESTARTING
 
 
 @final
@@ -39,6 +41,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "__weakref__",
         "_args",
         "_attempts",
+        "_backoff",
         "_cancel_requested",
         "_completed_at",
         "_context",
@@ -47,8 +50,10 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "_exception",
         "_fn",
         "_id",
+        "_max_attempts",
         "_name",
         "_queued",
+        "_restart",
         "_result",
         "_result_waiters",
         "_scope",
@@ -68,6 +73,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         name: str,
         timeout: float | None,
         created_at: float,
+        restart: Restart,
+        max_attempts: int | None,
+        backoff: Backoff | None,
     ) -> None:
         self._sup = sup
         self._id = task_id
@@ -75,6 +83,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         self._args = args
         self._name = name
         self._timeout = timeout
+        self._restart = restart
+        self._max_attempts = max_attempts
+        self._backoff = backoff
         self._status = _PENDING
         self._created_at = created_at
         self._started_at: float | None = None
@@ -84,8 +95,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         self._result: T | None = None
         self._started_value: object = None
         self._scope: Scope | None = None
-        # Set only while the task waits in the queue: the submitter's context, copied
-        # at submission, that the task will start in.
+        # The submitter's context, copied at submission, that attempts start from:
+        # set while the task waits in the queue, and for the life of a task that may
+        # be restarted (each attempt runs in a fresh copy of it).
         self._context: contextvars.Context | None = None
         self._queued = False
         self._cancel_requested = False
@@ -132,13 +144,26 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
     @property
     def exception(self) -> BaseException | None:
-        """The exception that made it FAILED (a :class:`TaskTimeout` on timeout)."""
+        """The exception that made it FAILED (a :class:`TaskTimeout` on timeout).
+
+        While RESTARTING: the exception that ended the last attempt, if any.
+        """
         return self._exception
 
     @property
     def started_value(self) -> object:
         """The value passed to ``task_status.started()`` (for ``start_child``)."""
         return self._started_value
+
+    @property
+    def restart(self) -> Restart:
+        """The restart policy."""
+        return self._restart
+
+    @property
+    def max_attempts(self) -> int | None:
+        """The cap on attempts, or None."""
+        return self._max_attempts
 
     @property
     def timeout(self) -> float | None:
@@ -157,15 +182,17 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         A PENDING task ends CANCELLED at once and its function is never called. A
         RUNNING task's cancel scope is cancelled: it ends CANCELLED when its body
         unwinds (a body that swallows ``Cancelled`` and returns ends COMPLETED).
-        No-op once terminal. From another thread, go through ``trio.from_thread``.
+        A RESTARTING task is not restarted: it ends CANCELLED. A cancelled task is
+        never restarted. No-op once terminal. From another thread, go through
+        ``trio.from_thread``.
         """
         status = self._status
         if status is _RUNNING:
             self._cancel_requested = True
             assert self._scope is not None
             self._scope.cancel()
-        elif status is _PENDING:
-            self._sup._cancel_pending(self)
+        elif status is _PENDING or status is _RESTARTING:
+            self._sup._cancel_waiting(self)
 
     async def wait(self) -> None:
         """Wait until the task is terminal. Never raises the task's error.

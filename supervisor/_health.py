@@ -109,6 +109,8 @@ class HealthReport:
     ``completed``, ``failed``, ``cancelled`` and ``submitted`` are cumulative.
     ``waiting`` is the part of ``pending`` that waits in the queue for capacity.
     Ages are in seconds of the supervisor's clock (None when nothing qualifies).
+    ``restarts_in_period`` counts restart decisions in the current restart-intensity
+    window; ``restarts_remaining`` is how many more it allows (None: no limit).
     ``recent_finished``/``recent_failed`` count tasks in the failure window of the
     rules; ``reasons`` names each rule that holds, empty when HEALTHY.
     """
@@ -126,6 +128,7 @@ class HealthReport:
     max_concurrent: int | None
     max_pending: int | None
     restarts_in_period: int
+    restarts_remaining: int | None
     oldest_pending_age: float | None
     longest_running_age: float | None
     recent_finished: int

@@ -24,6 +24,7 @@ import functools
 import inspect
 import logging
 import math
+import random
 from collections import deque
 from contextlib import asynccontextmanager
 from types import FunctionType
@@ -33,10 +34,12 @@ import anyio
 import trio
 
 from ._backend import NEG_INF, Backend, current_backend, current_clock
-from ._errors import QueueFull, SupervisorClosed, TaskTimeout
+from ._errors import QueueFull, RestartIntensityExceeded, SupervisorClosed, TaskTimeout
 from ._events import EventSubscription
 from ._handle import TaskHandle
 from ._health import FailureWindow, HealthReport, HealthRules, evaluate
+from ._intensity import RestartWindow
+from ._spec import Backoff, Restart, Strategy
 from ._status import TaskEvent, TaskStatus
 from ._util import NoPublicConstructor
 
@@ -57,6 +60,9 @@ _RUNNING = TaskStatus.RUNNING
 _COMPLETED = TaskStatus.COMPLETED
 _FAILED = TaskStatus.FAILED
 _CANCELLED = TaskStatus.CANCELLED
+_RESTARTING = TaskStatus.RESTARTING
+_TEMPORARY = Restart.TEMPORARY
+_PERMANENT = Restart.PERMANENT
 
 
 class _UseDefault:
@@ -238,24 +244,35 @@ class Supervisor(metaclass=NoPublicConstructor):
         "_done",
         "_emitting",
         "_failed",
+        "_giving_up",
         "_health_rules",
         "_host_task_id",
         "_idle",
+        "_intensity",
         "_last_failure",
+        "_last_restart_failure",
         "_max_concurrent",
         "_max_pending",
+        "_n_live",
+        "_n_permanent_live",
         "_n_queued",
         "_n_running",
         "_n_slots",
         "_name",
         "_next_id",
+        "_no_starts",
         "_on_event",
         "_opened_at",
         "_outer",
+        "_permanent",
         "_queue",
+        "_restart_queue",
+        "_restarting",
+        "_rng",
         "_room",
         "_shutdown_grace",
         "_stop",
+        "_strategy",
         "_submitted",
         "_subscribers",
         "_tasks",
@@ -273,6 +290,10 @@ class Supervisor(metaclass=NoPublicConstructor):
         on_event: Callable[[TaskEvent], object] | None,
         health_rules: HealthRules,
         backend: Backend,
+        strategy: Strategy,
+        max_restarts: int,
+        restart_period: float | None,
+        seed: int | None,
     ) -> None:
         self._name = name
         self._max_concurrent = max_concurrent
@@ -313,6 +334,30 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._window = FailureWindow(health_rules.failure_window, now)
         self._subscribers: list[EventSubscription] = []
         self._emitting = on_event is not None
+        # Restarts. Everything here is touched only by tasks that may restart.
+        self._strategy = strategy
+        self._intensity = (
+            None
+            if restart_period is None
+            else RestartWindow(max_restarts, restart_period)
+        )
+        self._rng = random.Random(seed)
+        self._restarting: dict[int, TaskHandle[Any]] = {}  # status RESTARTING
+        # RESTARTING tasks whose backoff is over, waiting for a slot: served before
+        # the PENDING queue. Cancelled entries are skipped, as in _queue.
+        self._restart_queue: deque[TaskHandle[Any]] = deque()
+        # PERMANENT tasks that have started, by id, in order of first start: the
+        # order in which shutdown stops them (newest first).
+        self._permanent: dict[int, TaskHandle[Any]] = {}
+        self._last_restart_failure: BaseException | None = None
+        self._giving_up: RestartIntensityExceeded | None = None
+        # Non-terminal tasks; graceful shutdown's first phase waits until only
+        # PERMANENT ones are left.
+        self._n_live = 0
+        self._n_permanent_live = 0
+        # True once no task may start or restart: cancel(), or the second phase of a
+        # graceful shutdown (stopping PERMANENT tasks).
+        self._no_starts = False
 
     # ------------------------------------------------------------------------
     # status changes: the one place where a handle's status is written
@@ -365,6 +410,11 @@ class Supervisor(metaclass=NoPublicConstructor):
         h._fn = None
         h._args = ()
         h._scope = None
+        h._context = None
+        self._n_live -= 1
+        if h._restart is _PERMANENT:
+            self._n_permanent_live -= 1
+            self._permanent.pop(h._id, None)
         if status is _COMPLETED:
             self._completed += 1
             self._window.add(now, False)
@@ -377,6 +427,8 @@ class Supervisor(metaclass=NoPublicConstructor):
         event = h._done_event
         if event is not None:
             event.set()
+        if self._idle is not None:
+            self._check_idle()
 
     def _record_failure(
         self, h: TaskHandle[Any], now: float, exception: BaseException | None
@@ -398,11 +450,27 @@ class Supervisor(metaclass=NoPublicConstructor):
     # ------------------------------------------------------------------------
 
     def _check_submission(
-        self, fn: object, timeout: object, name: object, api: str
+        self,
+        fn: object,
+        timeout: object,
+        name: object,
+        api: str,
+        restart: object = _TEMPORARY,
+        max_attempts: object = None,
+        backoff: object = None,
     ) -> None:
         _check_async_fn(fn, api)
         _check_seconds("timeout", timeout, zero_ok=False)
         _check_type("name", name, str, "a str or None")
+        if restart is not _TEMPORARY:
+            if not isinstance(restart, Restart):
+                msg = f"restart must be a Restart, got {restart!r}"
+                raise TypeError(msg)
+            _check_count("max_attempts", max_attempts, 1)
+            _check_type("backoff", backoff, Backoff, "a Backoff or None")
+        elif max_attempts is not None or backoff is not None:
+            _check_count("max_attempts", max_attempts, 1)
+            _check_type("backoff", backoff, Backoff, "a Backoff or None")
 
     def _closed_error(self) -> SupervisorClosed:
         state = "has exited" if self._done.is_set() else "is shutting down"
@@ -423,6 +491,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         args: tuple[Any, ...],
         name: str | None,
         timeout: float | None,
+        restart: Restart = _TEMPORARY,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
     ) -> TaskHandle[T]:
         """Create the handle and start it or queue it; the caller checked for room."""
         now = self._clock()
@@ -437,9 +508,17 @@ class Supervisor(metaclass=NoPublicConstructor):
                 _default_name(fn) if name is None else name,
                 timeout,
                 now,
+                restart,
+                max_attempts,
+                backoff,
             ),
         )
         self._submitted += 1
+        self._n_live += 1
+        if restart is not _TEMPORARY:
+            h._context = contextvars.copy_context()  # every attempt starts from it
+            if restart is _PERMANENT:
+                self._n_permanent_live += 1
         limit = self._max_concurrent
         if limit is None or self._n_slots < limit:
             self._n_slots += 1
@@ -451,7 +530,8 @@ class Supervisor(metaclass=NoPublicConstructor):
             assert self._tasks is not None
             self._tasks.start_soon(self._run, h, name=h._name)
         else:
-            h._context = contextvars.copy_context()
+            if h._context is None:
+                h._context = contextvars.copy_context()
             h._queued = True
             self._queue.append(h)
             self._n_queued += 1
@@ -465,6 +545,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         *args: *PosArgsT,
         name: str | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 - the task's per-attempt limit, not a deadline for submit
+        restart: Restart = _TEMPORARY,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
     ) -> TaskHandle[T]:
         """Submit ``fn(*args)`` and return its handle, PENDING or already RUNNING.
 
@@ -477,6 +560,10 @@ class Supervisor(metaclass=NoPublicConstructor):
             name: the handle's name (default: derived from ``fn``).
             timeout: seconds one attempt may run before it fails with
                 :class:`TaskTimeout`.
+            restart: when to run it again (:class:`Restart`); TEMPORARY: never.
+            max_attempts: at most this many attempts (>= 1); None: no cap.
+            backoff: delays between attempts (:class:`Backoff`); None: restart at
+                once.
 
         Raises:
             SupervisorClosed: the supervisor is shutting down or has exited (also
@@ -486,7 +573,9 @@ class Supervisor(metaclass=NoPublicConstructor):
 
         A checkpoint. If cancelled, nothing was submitted.
         """
-        self._check_submission(fn, timeout, name, "submit")
+        self._check_submission(
+            fn, timeout, name, "submit", restart, max_attempts, backoff
+        )
         await self._backend.checkpoint_if_cancelled()
         while True:
             if self._closed:
@@ -494,7 +583,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             if self._has_room():
                 break
             await self._room.wait()
-        h = self._accept(fn, args, name, timeout)
+        h = self._accept(fn, args, name, timeout, restart, max_attempts, backoff)
         # The task is accepted: from here on a cancel must not make the caller lose
         # its handle, so the schedule point is shielded.
         await self._backend.cancel_shielded_checkpoint()
@@ -506,12 +595,17 @@ class Supervisor(metaclass=NoPublicConstructor):
         *args: *PosArgsT,
         name: str | None = None,
         timeout: float | None = None,
+        restart: Restart = _TEMPORARY,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
     ) -> TaskHandle[T]:
         """Like :meth:`submit`, but raise :class:`QueueFull` instead of waiting.
 
         With ``max_pending=0`` it succeeds only while a capacity slot is free.
         """
-        self._check_submission(fn, timeout, name, "submit_nowait")
+        self._check_submission(
+            fn, timeout, name, "submit_nowait", restart, max_attempts, backoff
+        )
         if self._closed:
             raise self._closed_error()
         if not self._has_room():
@@ -520,7 +614,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                 f"capacity (max_pending={self._max_pending})"
             )
             raise QueueFull(msg)
-        return self._accept(fn, args, name, timeout)
+        return self._accept(fn, args, name, timeout, restart, max_attempts, backoff)
 
     def submit_from_thread(
         self,
@@ -528,6 +622,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         *args: *PosArgsT,
         name: str | None = None,
         timeout: float | None = None,
+        restart: Restart = _TEMPORARY,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
     ) -> TaskHandle[T]:
         """Like :meth:`submit`, from a thread that is not running the event loop.
 
@@ -540,10 +637,21 @@ class Supervisor(metaclass=NoPublicConstructor):
             SupervisorClosed: the supervisor is shutting down or has exited.
             RuntimeError: called from the event loop's own thread.
         """
-        self._check_submission(fn, timeout, name, "submit_from_thread")
+        self._check_submission(
+            fn, timeout, name, "submit_from_thread", restart, max_attempts, backoff
+        )
         if self._done.is_set():
             raise self._closed_error()
-        call = functools.partial(self.submit, fn, *args, name=name, timeout=timeout)
+        call = functools.partial(
+            self.submit,
+            fn,
+            *args,
+            name=name,
+            timeout=timeout,
+            restart=restart,
+            max_attempts=max_attempts,
+            backoff=backoff,
+        )
         try:
             result: TaskHandle[T] = self._backend.run_from_thread(call, self._token)
         except trio.RunFinishedError:
@@ -555,16 +663,22 @@ class Supervisor(metaclass=NoPublicConstructor):
     # ------------------------------------------------------------------------
 
     async def _run(self, h: TaskHandle[Any]) -> None:
-        """Body of the trio task of one started supervised task; it holds a slot."""
-        if h._status is not _PENDING or self._cancelling:
+        """Body of the trio task of one attempt of a supervised task; it holds a slot."""
+        status = h._status
+        if self._no_starts or (status is not _PENDING and status is not _RESTARTING):
             # Cancelled between getting its slot and this first step: handle.cancel()
-            # already recorded it, or a supervisor-wide cancel is under way and this
-            # task must not start. Guarded by test_cancel_scheduled_task_never_runs.
-            if h._status is _PENDING:
+            # already recorded it, the supervisor gave up on it, or a supervisor-wide
+            # stop is under way and it must not start. Guarded by
+            # test_cancel_scheduled_task_never_runs.
+            if status is _PENDING or status is _RESTARTING:
                 del self._active[h._id]
+                if status is _RESTARTING:
+                    del self._restarting[h._id]
                 self._record_end(h, _CANCELLED, self._clock())
             self._release_slot()
             return
+        if status is _RESTARTING:
+            del self._restarting[h._id]
         now = self._clock()
         timeout = h._timeout
         scope = (
@@ -575,12 +689,17 @@ class Supervisor(metaclass=NoPublicConstructor):
         # The scope exists before the status says RUNNING: an on_event hook may call
         # handle.cancel() from inside the transition.
         h._scope = scope
-        h._started_at = now
+        if h._started_at is None:
+            h._started_at = now
+            if h._restart is _PERMANENT:
+                self._permanent[h._id] = h
         h._attempts += 1
         self._n_running += 1
         self._set_status(h, _RUNNING, now)
         fn = h._fn
         assert fn is not None
+        value: object = None
+        exception: BaseException | None = None
         try:
             with scope:
                 value = await fn(*h._args)
@@ -588,25 +707,35 @@ class Supervisor(metaclass=NoPublicConstructor):
             # Broad on purpose: every way a task can end must be recorded. Only
             # non-Exception BaseExceptions other than Cancelled (KeyboardInterrupt,
             # SystemExit) are re-raised: they stop the whole supervisor, as in trio.
-            if self._task_raised(h, exc):
+            ended, exception = self._classify(exc)
+            if ended is None:
+                # Stop everything first (queued tasks must not start while it
+                # propagates), then let it out.
+                self.cancel()
+                self._finish(h, _CANCELLED)
                 raise
         else:
             if not scope.cancelled_caught:
-                self._finish(h, _COMPLETED, value)
+                ended = _COMPLETED
             elif h._cancel_requested:
-                self._finish(h, _CANCELLED)
+                ended = _CANCELLED
             else:
+                ended = _FAILED
                 msg = (
                     f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
                 )
-                self._finish(h, _FAILED, exception=TaskTimeout(msg))
+                exception = TaskTimeout(msg)
+        delay = self._finish(h, ended, value, exception)
+        if delay is not None:
+            await self._wait_to_restart(h, delay)
 
-    def _task_raised(self, h: TaskHandle[Any], exc: BaseException) -> bool:
-        """Record how the task's body raised; True when ``exc`` must propagate."""
+    def _classify(
+        self, exc: BaseException
+    ) -> tuple[TaskStatus, BaseException | None] | tuple[None, None]:
+        """How an attempt that raised ``exc`` ended; (None, None): let ``exc`` out."""
         cancelled = self._backend.cancelled_exc
         if isinstance(exc, Exception):
-            self._finish(h, _FAILED, exception=exc)
-            return False
+            return _FAILED, exc
         if isinstance(exc, cancelled):
             # The supervisor's task nursery (sup.cancel(), shutdown past its grace)
             # or a scope around the whole block was cancelled. Swallowed: this is
@@ -614,21 +743,14 @@ class Supervisor(metaclass=NoPublicConstructor):
             # scope that asked for it is satisfied by the task ending. (Re-raising
             # would behave the same, but makes nursery M collect one Cancelled per
             # task into a group: measurably slower when 10k tasks are cancelled.)
-            self._finish(h, _CANCELLED)
-            return False
+            return _CANCELLED, None
         if isinstance(exc, BaseExceptionGroup):
             _, rest = exc.split(cancelled)
             if rest is None:  # only Cancelled, from the task's own nurseries
-                self._finish(h, _CANCELLED)
-                return False
+                return _CANCELLED, None
             if isinstance(rest, Exception):  # Exceptions raised while being cancelled
-                self._finish(h, _FAILED, exception=rest)
-                return False
-        # KeyboardInterrupt, SystemExit and the like: stop everything first (queued
-        # tasks must not start while it propagates), then let it out.
-        self.cancel()
-        self._finish(h, _CANCELLED)
-        return True
+                return _FAILED, rest
+        return None, None
 
     def _finish(
         self,
@@ -636,71 +758,196 @@ class Supervisor(metaclass=NoPublicConstructor):
         status: TaskStatus,
         value: object = None,
         exception: BaseException | None = None,
-    ) -> None:
+    ) -> float | None:
+        """An attempt ended. Record it; returns the backoff delay if it restarts."""
         del self._active[h._id]
         self._n_running -= 1
+        if h._restart is not _TEMPORARY and self._should_restart(h, status):
+            delay = self._begin_restart(h, status, value, exception)
+            self._release_slot()
+            return delay
         h._result = value
         self._record_end(h, status, self._clock(), exception)
         self._release_slot()
+        return None
+
+    # ------------------------------------------------------------------------
+    # restarts (only tasks submitted with a restart policy come here)
+    # ------------------------------------------------------------------------
+
+    def _should_restart(self, h: TaskHandle[Any], status: TaskStatus) -> bool:
+        if self._no_starts:
+            return False
+        if status is _COMPLETED:
+            if h._restart is not _PERMANENT:
+                return False
+        elif status is not _FAILED:
+            return False  # a cancelled task is never restarted
+        max_attempts = h._max_attempts
+        return max_attempts is None or h._attempts < max_attempts
+
+    def _begin_restart(
+        self,
+        h: TaskHandle[Any],
+        status: TaskStatus,
+        value: object,
+        exception: BaseException | None,
+    ) -> float | None:
+        """Take the restart decision: count it, then RESTARTING (or give up)."""
+        now = self._clock()
+        if exception is not None:
+            self._last_restart_failure = exception
+        intensity = self._intensity
+        if intensity is not None and intensity.record(now):
+            # This decision tips the intensity: the task ends as its attempt did,
+            # and the supervisor gives up on everything.
+            h._result = value
+            self._record_end(h, status, now, exception)
+            self._give_up(h)
+            return None
+        h._exception = exception
+        self._restarting[h._id] = h
+        self._set_status(h, _RESTARTING, now, exception)
+        backoff = h._backoff
+        return 0.0 if backoff is None else backoff.delay(h._attempts, self._rng)
+
+    async def _wait_to_restart(self, h: TaskHandle[Any], delay: float) -> None:
+        """Wait out the backoff (holding no slot), then start the next attempt."""
+        scope = self._CancelScope()
+        h._scope = scope
+        if not h._cancel_requested:  # an on_event hook may have cancelled it already
+            try:
+                with scope:
+                    await self._backend.sleep(delay)
+            except self._backend.cancelled_exc:
+                # The task nursery or a scope around the block is cancelled. Swallowed
+                # as in _classify: this is the trio task's last await; the status is
+                # recorded below.
+                pass
+        if h._status is not _RESTARTING:
+            return  # the supervisor gave up on it meanwhile (it is FAILED)
+        if h._cancel_requested or self._no_starts:
+            del self._restarting[h._id]
+            self._record_end(h, _CANCELLED, self._clock())
+            return
+        limit = self._max_concurrent
+        if limit is None or self._n_slots < limit:
+            self._n_slots += 1
+            self._start_attempt(h)
+        else:
+            h._queued = True
+            self._restart_queue.append(h)
+
+    def _start_attempt(self, h: TaskHandle[Any]) -> None:
+        """Spawn the runner of ``h``'s next attempt; ``h`` already holds a slot."""
+        self._active[h._id] = h
+        context = h._context
+        assert context is not None
+        if h._restart is _TEMPORARY:
+            h._context = None
+        assert self._tasks is not None
+        # Start it in the submitter's context (copied at submission); start_soon
+        # copies it once more, so each attempt owns a fresh copy.
+        context.run(self._tasks.start_soon, self._run, h, name=h._name)
+
+    def _give_up(self, h: TaskHandle[Any]) -> None:
+        """Restart intensity exceeded (at ``h``): fail what waits to restart, cancel
+        everything, and make the block raise RestartIntensityExceeded."""
+        intensity = self._intensity
+        assert intensity is not None
+        msg = (
+            f"supervisor {self._name!r}: task {h._name!r} (id {h._id}) exceeded the "
+            f"restart intensity: more than {intensity.max_restarts} restarts in "
+            f"{intensity.period!r} seconds"
+        )
+        error = RestartIntensityExceeded(msg)
+        error.__cause__ = self._last_restart_failure
+        self._giving_up = error
+        now = self._clock()
+        for r in list(self._restarting.values()):
+            del self._restarting[r._id]
+            if r._queued:
+                r._queued = False
+            else:
+                # Holding a slot with its runner scheduled, or waiting out its
+                # backoff: the runner sees the status and only frees what it holds.
+                self._active.pop(r._id, None)
+            self._record_end(r, _FAILED, now, r._exception)
+        self.cancel()
+
+    # ------------------------------------------------------------------------
+    # slots and queues
+    # ------------------------------------------------------------------------
 
     def _release_slot(self) -> None:
-        """A runner is done with its slot: hand it to the oldest queued task, or free it."""
-        queue = self._queue
+        """A runner is done with its slot: hand it to the oldest waiting task, or free it.
+
+        Tasks waiting to restart go before PENDING ones: they were admitted first.
+        """
         # The effective-deadline test asks whether this runner's task is being
         # cancelled from outside (a scope around the block): then no queued task
         # may start, even before the block's body notices. Guarded by
         # test_outer_cancel_never_starts_queued_tasks.
         if (
-            queue
-            and not self._cancelling
+            (self._queue or self._restart_queue)
+            and not self._no_starts
             and self._backend.current_effective_deadline() != NEG_INF
         ):
+            restart_queue = self._restart_queue
+            while restart_queue:
+                h = restart_queue.popleft()
+                if h._queued:  # else cancelled while it waited
+                    h._queued = False
+                    self._start_attempt(h)
+                    return
+            queue = self._queue
             while queue:
                 h = queue.popleft()
-                if not h._queued:
-                    continue  # cancelled while it waited
-                h._queued = False
-                self._n_queued -= 1
-                self._active[h._id] = h
-                context = h._context
-                assert context is not None
-                h._context = None
-                assert self._tasks is not None
-                # Start it in the submitter's context (copied at submission);
-                # start_soon copies it once more, so the task owns its own copy.
-                context.run(self._tasks.start_soon, self._run, h, name=h._name)
-                self._room.wake_one()
-                return
+                if h._queued:  # else cancelled while it waited
+                    h._queued = False
+                    self._n_queued -= 1
+                    self._start_attempt(h)
+                    self._room.wake_one()
+                    return
         self._n_slots -= 1
         if self._room:
             # A free slot is room too (with max_pending=0 it is the only room).
             # Guarded by test_cancelled_submit_submits_nothing.
             self._room.wake_one()
-        self._check_idle()
 
     def _check_idle(self) -> None:
+        """Wake a graceful shutdown once only PERMANENT tasks are left."""
         idle = self._idle
-        if idle is not None and self._n_slots == 0 and self._n_queued == 0:
+        if idle is not None and self._n_live == self._n_permanent_live:
             idle.set()
 
-    def _cancel_pending(self, h: TaskHandle[Any]) -> None:
-        """handle.cancel() of a PENDING task: it ends CANCELLED now, never started."""
+    def _cancel_waiting(self, h: TaskHandle[Any]) -> None:
+        """handle.cancel() of a PENDING or RESTARTING task: it ends CANCELLED and no
+        attempt of it starts again."""
+        h._cancel_requested = True
         if h._queued:
             h._queued = False
-            h._context = None
-            self._n_queued -= 1
-            queue = self._queue
-            if len(queue) > 2 * self._n_queued + 64:
-                # Dead entries outnumber live ones: compact, so cancelled tasks never
-                # make the queue grow without bound.
-                self._queue = deque(q for q in queue if q._queued)
-            self._room.wake_one()
-        else:
+            if h._status is _PENDING:
+                h._context = None
+                self._n_queued -= 1
+                queue = self._queue
+                if len(queue) > 2 * self._n_queued + 64:
+                    # Dead entries outnumber live ones: compact, so cancelled tasks
+                    # never make the queue grow without bound.
+                    self._queue = deque(q for q in queue if q._queued)
+                self._room.wake_one()
+        elif h._id in self._active:
             # It holds a slot and its runner is scheduled; the runner sees the status
             # and frees the slot without calling the function.
             del self._active[h._id]
+        elif h._status is _RESTARTING:
+            # Waiting out its backoff: wake that runner, which records the end.
+            assert h._scope is not None
+            h._scope.cancel()
+            return
+        if h._status is _RESTARTING:
+            del self._restarting[h._id]
         self._record_end(h, _CANCELLED, self._clock())
-        self._check_idle()
 
     # ------------------------------------------------------------------------
     # shutdown
@@ -723,24 +970,49 @@ class Supervisor(metaclass=NoPublicConstructor):
         if self._cancelling:
             return
         self._cancelling = True
+        self._no_starts = True
         self._cancel_queue()
         if self._tasks is not None:
             self._tasks.cancel_scope.cancel()
         self._check_idle()
 
     def _cancel_queue(self) -> None:
-        """End every task still waiting for capacity CANCELLED; none of them starts."""
-        queue, self._queue = self._queue, deque()
+        """End every task waiting for a slot CANCELLED (PENDING ones, and RESTARTING
+        ones whose backoff is over); none of them starts."""
+        waiting = [*self._restart_queue, *self._queue]
+        self._queue = deque()
+        self._restart_queue = deque()
         now = self._clock()
-        for h in queue:
+        for h in waiting:
             if h._queued:
                 h._queued = False
-                h._context = None
-                self._n_queued -= 1
+                if h._status is _PENDING:
+                    self._n_queued -= 1
+                else:
+                    del self._restarting[h._id]
                 self._record_end(h, _CANCELLED, now)
 
+    def _cancel_one_shot(self) -> None:
+        """Shutdown grace expired: cancel every task that is not PERMANENT."""
+        self._cancel_queue()  # queued PERMANENT tasks never started: no order to keep
+        for h in [*self._active.values(), *self._restarting.values()]:
+            if h._restart is not _PERMANENT:
+                h.cancel()
+
+    async def _stop_permanent(self) -> None:
+        """Second phase of a graceful shutdown: stop PERMANENT tasks one at a time,
+        newest first, each fully stopped (cleanup done) before the next."""
+        self._no_starts = True
+        self._cancel_queue()
+        permanent = self._permanent
+        while permanent:
+            h = permanent[next(reversed(permanent))]
+            h.cancel()
+            await h.wait()
+
     async def _wait_idle(self) -> None:
-        if self._n_slots == 0 and self._n_queued == 0:
+        """Wait until only PERMANENT tasks are left."""
+        if self._n_live == self._n_permanent_live:
             return
         idle = self._idle
         if idle is None:
@@ -748,10 +1020,13 @@ class Supervisor(metaclass=NoPublicConstructor):
         await idle.wait()
 
     async def _drain(self, grace: float | None) -> None:
-        """Graceful stop: close, let queued and running tasks finish, bounded by
-        ``grace`` seconds; then cancel whatever is left. Returns without waiting for
-        the cancelled tasks' cleanup.
+        """Graceful stop, in two phases.
 
+        1. Close to new work; let PENDING, RUNNING and RESTARTING tasks that are not
+           PERMANENT finish, for at most ``grace`` seconds; then cancel them.
+        2. Stop PERMANENT tasks one at a time, newest first (see _stop_permanent).
+
+        Returns without waiting for the cleanup of tasks cancelled in phase 1.
         Cancelling a drain cancels the supervisor at once (``self.cancel()``) and
         re-raises: a cancelled shutdown is an immediate one, never a hang.
         """
@@ -762,15 +1037,17 @@ class Supervisor(metaclass=NoPublicConstructor):
             else:
                 with self._backend.CancelScope(deadline=self._clock() + grace):
                     await self._wait_idle()
+            if self._n_live != self._n_permanent_live:
+                self._cancel_one_shot()  # grace expired
+            if not self._no_starts:  # the first drain to get here runs phase 2
+                await self._stop_permanent()
+                self._stop.set()
         except BaseException:
             # Broad on purpose: whatever interrupts the drain (Cancelled from a scope
             # around it, KeyboardInterrupt) turns it into an immediate stop, then
             # propagates.
             self.cancel()
             raise
-        if self._n_slots or self._n_queued:
-            self.cancel()  # grace expired
-        self._stop.set()
 
     def _own_task(self) -> bool:
         """Whether the calling task runs inside this supervisor's task nursery."""
@@ -846,18 +1123,25 @@ class Supervisor(metaclass=NoPublicConstructor):
             self._finalize()
         if raise_this is not None:
             raise raise_this  # outside the except: keeps the exception's own context
+        if self._giving_up is not None:
+            raise self._giving_up
 
     def _finalize(self) -> None:
         """Nursery M has exited: every runner is done. Record whatever is left."""
         self._closed = True
         self._cancelling = True
+        self._no_starts = True
         self._cancel_queue()
         now = self._clock()
-        # Runners always record their task before exiting; nothing active remains
+        # Runners always record their task before exiting; nothing remains here
         # unless M never ran them (the run itself is being torn down).
-        for h in list(self._active.values()):
-            del self._active[h._id]
-            self._record_end(h, _CANCELLED, now)
+        for h in [*self._active.values(), *self._restarting.values()]:
+            if not h._status.is_terminal:
+                self._active.pop(h._id, None)
+                self._restarting.pop(h._id, None)
+                self._record_end(h, _CANCELLED, now)
+        self._active.clear()
+        self._restarting.clear()
         self._n_slots = 0
         self._room.wake_all()
         self._done.set()
@@ -889,10 +1173,10 @@ class Supervisor(metaclass=NoPublicConstructor):
 
     def tasks(self) -> list[TaskHandle[Any]]:
         """The tasks that are not terminal, in submission order."""
-        live = list(self._active.values())
-        live.extend(h for h in self._queue if h._queued)
-        live.sort(key=lambda h: h._id)
-        return live
+        live = {h._id: h for h in self._active.values()}
+        live.update((h._id, h) for h in self._restarting.values())
+        live.update((h._id, h) for h in self._queue if h._queued)
+        return [live[i] for i in sorted(live)]
 
     def health(self) -> HealthReport:
         """A frozen snapshot of counts, ages and the status chosen by the rules.
@@ -913,6 +1197,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                 longest_running_age = now - h._started_at
                 break
         recent_finished, recent_failed = self._window.totals(now)
+        intensity = self._intensity
         status, reasons = evaluate(
             self._health_rules,
             waiting=self._n_queued,
@@ -924,17 +1209,18 @@ class Supervisor(metaclass=NoPublicConstructor):
         return HealthReport(
             status=status,
             reasons=reasons,
-            pending=self._n_queued + len(self._active) - self._n_running,
+            pending=self._n_live - self._n_running - len(self._restarting),
             waiting=self._n_queued,
             running=self._n_running,
-            restarting=0,
+            restarting=len(self._restarting),
             completed=self._completed,
             failed=self._failed,
             cancelled=self._cancelled_count,
             submitted=self._submitted,
             max_concurrent=self._max_concurrent,
             max_pending=self._max_pending,
-            restarts_in_period=0,
+            restarts_in_period=0 if intensity is None else intensity.count(now),
+            restarts_remaining=None if intensity is None else intensity.remaining(now),
             oldest_pending_age=oldest_pending_age,
             longest_running_age=longest_running_age,
             recent_finished=recent_finished,
@@ -970,7 +1256,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         return (
             f"<supervisor.Supervisor {self._name!r} at {id(self):#x}, {state}, "
             f"{self._n_running} running, "
-            f"{self._n_queued + len(self._active) - self._n_running} pending>"
+            f"{self._n_live - self._n_running - len(self._restarting)} pending>"
         )
 
 
@@ -987,14 +1273,34 @@ def _check_options(name: object, on_event: object, health_rules: object) -> None
     _check_type("health_rules", health_rules, HealthRules, "a HealthRules or None")
 
 
+def _check_restart_options(
+    strategy: object, max_restarts: object, restart_period: object, seed: object
+) -> None:
+    if not isinstance(strategy, Strategy):
+        msg = f"strategy must be a Strategy, got {strategy!r}"
+        raise TypeError(msg)
+    if max_restarts is None:
+        msg = "max_restarts must be an int, got None; use restart_period=None for no limit"
+        raise TypeError(msg)
+    _check_count("max_restarts", max_restarts, 0)
+    _check_seconds("restart_period", restart_period, zero_ok=False)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        msg = f"seed must be an int or None, got {seed!r}"
+        raise TypeError(msg)
+
+
 @asynccontextmanager
 async def open_supervisor(
     name: str = "supervisor",
     *,
     max_concurrent: int | None = None,
     max_pending: int | None = None,
+    strategy: Strategy = Strategy.ONE_FOR_ONE,
+    max_restarts: int = 3,
+    restart_period: float | None = 5.0,
     shutdown_grace: float | None = None,
     on_event: Callable[[TaskEvent], object] | None = None,
+    seed: int | None = None,
     health_rules: HealthRules | None = None,
 ) -> AsyncIterator[Supervisor]:
     """Open a supervisor for the duration of an ``async with`` block.
@@ -1004,10 +1310,16 @@ async def open_supervisor(
         max_concurrent: at most this many tasks RUNNING at once (>= 1); None: no limit.
         max_pending: at most this many PENDING tasks waiting for capacity (>= 0);
             None: no limit.
+        strategy: which children restart with a restarted one (:class:`Strategy`).
+        max_restarts: restart intensity: more than this many restart decisions
+            (>= 0) ...
+        restart_period: ... within this many seconds (> 0) make the supervisor give
+            up with :class:`RestartIntensityExceeded`; None: no limit.
         shutdown_grace: seconds a graceful shutdown lets work finish before
             cancelling it (>= 0); None: no limit.
         on_event: sync callback given every :class:`TaskEvent`; it must not block,
             and its exceptions are logged and ignored.
+        seed: seeds the random generator of backoff jitter, for reproducible runs.
         health_rules: how :meth:`Supervisor.health` chooses its status.
 
     Leaving the block normally shuts down gracefully (see :meth:`Supervisor.shutdown`).
@@ -1027,6 +1339,7 @@ async def open_supervisor(
     _check_count("max_concurrent", max_concurrent, 1)
     _check_count("max_pending", max_pending, 0)
     _check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
+    _check_restart_options(strategy, max_restarts, restart_period, seed)
     if health_rules is None:
         health_rules = HealthRules()
     backend = current_backend()
@@ -1038,6 +1351,10 @@ async def open_supervisor(
         on_event=on_event,
         health_rules=health_rules,
         backend=backend,
+        strategy=strategy,
+        max_restarts=max_restarts,
+        restart_period=restart_period,
+        seed=seed,
     )
     raise_this: BaseException | None = None
     try:

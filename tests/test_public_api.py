@@ -5,12 +5,15 @@ from __future__ import annotations
 import supervisor
 
 EXPECTED = [
+    "Backoff",
     "EventSubscription",
     "Health",
     "HealthReport",
     "HealthRules",
     "QueueFull",
+    "Restart",
     "RestartIntensityExceeded",
+    "Strategy",
     "Supervisor",
     "SupervisorClosed",
     "SupervisorError",
