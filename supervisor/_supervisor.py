@@ -764,6 +764,12 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._n_running -= 1
         if h._restart is not _TEMPORARY and self._should_restart(h, status):
             delay = self._begin_restart(h, status, value, exception)
+            if delay == 0 and h._status is _RESTARTING and not h._cancel_requested:
+                # No backoff: the restart is immediate and keeps the slot, so no
+                # PENDING task slips in between two attempts. Guarded by
+                # test_restart_waits_for_a_slot_ahead_of_pending_tasks.
+                self._start_attempt(h)
+                return None
             self._release_slot()
             return delay
         h._result = value
