@@ -53,12 +53,14 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "_max_attempts",
         "_name",
         "_queued",
+        "_ready_event",
         "_restart",
         "_result",
         "_result_waiters",
         "_scope",
         "_started_at",
         "_started_value",
+        "_starter",
         "_status",
         "_sup",
         "_timeout",
@@ -104,6 +106,10 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         # Created by the first waiter only: most handles are never awaited.
         self._done_event: Event | None = None
         self._result_waiters = 0
+        # start_child only: the current attempt's task_status, and the event that
+        # start_child waits on (set by started() or when the task ends).
+        self._starter: TaskStarter | None = None
+        self._ready_event: Event | None = None
 
     # -- read-only view ---------------------------------------------------------
 
@@ -234,3 +240,30 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
     def __repr__(self) -> str:
         return f"<supervisor.TaskHandle {self._id} {self._name!r} {self._status.name}>"
+
+
+@final
+class TaskStarter:
+    """The ``task_status`` given to a ``start_child`` function, one per attempt.
+
+    ``task_status.started(value)`` reports the child ready: ``start_child`` returns
+    and ``handle.started_value`` is ``value``. Calling it twice is a RuntimeError.
+    """
+
+    __slots__ = ("_called", "_handle")
+
+    def __init__(self, handle: TaskHandle[Any]) -> None:
+        self._handle = handle
+        self._called = False
+
+    def started(self, value: object = None) -> None:
+        if self._called:
+            msg = "task_status.started() called more than once"
+            raise RuntimeError(msg)
+        self._called = True
+        h = self._handle
+        h._started_value = value
+        ready = h._ready_event
+        if ready is not None:
+            h._ready_event = None
+            ready.set()

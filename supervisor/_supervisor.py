@@ -34,9 +34,16 @@ import anyio
 import trio
 
 from ._backend import NEG_INF, Backend, current_backend, current_clock
-from ._errors import QueueFull, RestartIntensityExceeded, SupervisorClosed, TaskTimeout
+from ._errors import (
+    QueueFull,
+    RestartIntensityExceeded,
+    SupervisorClosed,
+    TaskCancelled,
+    TaskFailed,
+    TaskTimeout,
+)
 from ._events import EventSubscription
-from ._handle import TaskHandle
+from ._handle import TaskHandle, TaskStarter
 from ._health import FailureWindow, HealthReport, HealthRules, evaluate
 from ._intensity import RestartWindow
 from ._spec import Backoff, Restart, Strategy
@@ -136,6 +143,23 @@ def _check_async_fn(fn: object, api: str) -> None:
         f"{api}() takes an async function, got the sync callable {fn!r}; define it "
         f"with 'async def', or run it in a worker thread: "
         f"{api}(anyio.to_thread.run_sync, fn, *args)"
+    )
+    raise TypeError(msg)
+
+
+def _check_takes_task_status(fn: object) -> None:
+    """TypeError unless ``fn`` accepts a ``task_status`` keyword (start_child)."""
+    try:
+        params = inspect.signature(fn).parameters  # type: ignore[arg-type]  # checked callable
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return
+    if "task_status" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    ):
+        return
+    msg = (
+        f"start_child() needs a function that takes a task_status keyword argument "
+        f"and calls task_status.started(), got {fn!r}"
     )
     raise TypeError(msg)
 
@@ -427,6 +451,10 @@ class Supervisor(metaclass=NoPublicConstructor):
         event = h._done_event
         if event is not None:
             event.set()
+        ready = h._ready_event
+        if ready is not None:  # a start_child call waits: it sees the end
+            h._ready_event = None
+            ready.set()
         if self._idle is not None:
             self._check_idle()
 
@@ -494,6 +522,8 @@ class Supervisor(metaclass=NoPublicConstructor):
         restart: Restart = _TEMPORARY,
         max_attempts: int | None = None,
         backoff: Backoff | None = None,
+        *,
+        start: bool = False,
     ) -> TaskHandle[T]:
         """Create the handle and start it or queue it; the caller checked for room."""
         now = self._clock()
@@ -513,6 +543,9 @@ class Supervisor(metaclass=NoPublicConstructor):
                 backoff,
             ),
         )
+        if start:
+            h._starter = TaskStarter(h)
+            h._ready_event = self._backend.Event()
         self._submitted += 1
         self._n_live += 1
         if restart is not _TEMPORARY:
@@ -658,6 +691,69 @@ class Supervisor(metaclass=NoPublicConstructor):
             raise self._closed_error() from None
         return result
 
+    async def start_child(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        *args: object,
+        name: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the task's per-attempt limit, not a deadline for start_child
+        restart: Restart = _PERMANENT,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
+    ) -> TaskHandle[T]:
+        """Start a child with trio's start protocol; return once it is ready.
+
+        ``fn(*args, task_status=...)`` must call ``task_status.started(value)``;
+        ``value`` becomes ``handle.started_value`` (updated by each attempt). A
+        first attempt that fails before ``started()``, or returns without calling
+        it (a RuntimeError), makes this raise :class:`TaskFailed` unless the restart
+        policy runs it again; then this waits for a later attempt's ``started()``.
+
+        Raises:
+            TaskFailed: the child ended FAILED before it was ready.
+            TaskCancelled: the child ended CANCELLED before it was ready.
+            SupervisorClosed: the supervisor is shutting down or has exited.
+            TypeError: ``fn`` is not an async function taking ``task_status``.
+
+        A checkpoint, with backpressure as :meth:`submit`. If cancelled before the
+        child is ready, the child is cancelled too (as with ``nursery.start``).
+        """
+        self._check_submission(
+            fn, timeout, name, "start_child", restart, max_attempts, backoff
+        )
+        _check_takes_task_status(fn)
+        await self._backend.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                raise self._closed_error()
+            if self._has_room():
+                break
+            await self._room.wait()
+        h = self._accept(
+            fn, args, name, timeout, restart, max_attempts, backoff, start=True
+        )
+        ready = h._ready_event
+        assert ready is not None
+        try:
+            await ready.wait()
+        except BaseException:
+            # Broad on purpose: the caller gave up (Cancelled) before the child was
+            # ready, so the child goes too, as with nursery.start; re-raised.
+            h.cancel()
+            raise
+        starter = h._starter
+        if starter is not None and starter._called:
+            # Ready, whatever happened since (as nursery.start returns once
+            # started() was called). Guarded by test_calling_started_twice_fails_the_task.
+            return h
+        if h._status is _FAILED:
+            msg = f"task {h._name!r} (id {h._id}) failed before it was ready"
+            raise TaskFailed(msg) from h._exception
+        if h._status is _CANCELLED:
+            msg = f"task {h._name!r} (id {h._id}) was cancelled before it was ready"
+            raise TaskCancelled(msg)
+        return h
+
     # ------------------------------------------------------------------------
     # running (the hot path)
     # ------------------------------------------------------------------------
@@ -700,9 +796,14 @@ class Supervisor(metaclass=NoPublicConstructor):
         assert fn is not None
         value: object = None
         exception: BaseException | None = None
+        starter = h._starter
         try:
             with scope:
-                value = await fn(*h._args)
+                if starter is None:
+                    value = await fn(*h._args)
+                else:
+                    starter = h._starter = TaskStarter(h)  # fresh for each attempt
+                    value = await fn(*h._args, task_status=starter)
         except BaseException as exc:
             # Broad on purpose: every way a task can end must be recorded. Only
             # non-Exception BaseExceptions other than Cancelled (KeyboardInterrupt,
@@ -717,6 +818,13 @@ class Supervisor(metaclass=NoPublicConstructor):
         else:
             if not scope.cancelled_caught:
                 ended = _COMPLETED
+                if starter is not None and not starter._called:
+                    ended = _FAILED
+                    msg = (
+                        f"task {h._name!r} (id {h._id}) returned without calling "
+                        "task_status.started()"
+                    )
+                    exception = RuntimeError(msg)
             elif h._cancel_requested:
                 ended = _CANCELLED
             else:
