@@ -72,6 +72,7 @@ class Backend:
     __slots__ = (
         "CancelScope",
         "Event",
+        "Lock",
         "cancel_shielded_checkpoint",
         "cancelled_exc",
         "checkpoint",
@@ -92,6 +93,7 @@ class Backend:
         open_nursery: Callable[[], AbstractAsyncContextManager[Any]],
         CancelScope: Callable[..., Scope],
         Event: Callable[[], Event],
+        Lock: Callable[[], Any],
         current_time: Callable[[], float],
         current_effective_deadline: Callable[[], float],
         checkpoint: Callable[[], Awaitable[None]],
@@ -106,6 +108,7 @@ class Backend:
         self.open_nursery = open_nursery
         self.CancelScope = CancelScope
         self.Event = Event
+        self.Lock = Lock
         self.current_time = current_time
         self.current_effective_deadline = current_effective_deadline
         self.checkpoint = checkpoint
@@ -132,6 +135,7 @@ TRIO = Backend(
     open_nursery=trio.open_nursery,
     CancelScope=trio.CancelScope,
     Event=trio.Event,
+    Lock=trio.Lock,
     current_time=trio.current_time,
     current_effective_deadline=trio.current_effective_deadline,
     checkpoint=trio.lowlevel.checkpoint,
@@ -148,6 +152,7 @@ ASYNCIO = Backend(
     open_nursery=anyio.create_task_group,
     CancelScope=anyio.CancelScope,
     Event=anyio.Event,
+    Lock=anyio.Lock,
     current_time=anyio.current_time,
     current_effective_deadline=anyio.current_effective_deadline,
     checkpoint=anyio.lowlevel.checkpoint,

@@ -49,6 +49,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "_done_event",
         "_exception",
         "_fn",
+        "_held",
         "_id",
         "_max_attempts",
         "_name",
@@ -62,6 +63,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "_started_value",
         "_starter",
         "_status",
+        "_strategy_stop",
         "_sup",
         "_timeout",
     )
@@ -110,6 +112,10 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         # start_child waits on (set by started() or when the task ends).
         self._starter: TaskStarter | None = None
         self._ready_event: Event | None = None
+        # Strategies (ONE_FOR_ALL, REST_FOR_ONE): being stopped because a sibling
+        # restarts; RESTARTING and held by the group restart, with no runner.
+        self._strategy_stop = False
+        self._held = False
 
     # -- read-only view ---------------------------------------------------------
 

@@ -262,6 +262,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         "_backend",
         "_cancelled_count",
         "_cancelling",
+        "_children",
         "_clock",
         "_closed",
         "_completed",
@@ -269,6 +270,8 @@ class Supervisor(metaclass=NoPublicConstructor):
         "_emitting",
         "_failed",
         "_giving_up",
+        "_group_event",
+        "_group_lock",
         "_health_rules",
         "_host_task_id",
         "_idle",
@@ -366,6 +369,13 @@ class Supervisor(metaclass=NoPublicConstructor):
             else RestartWindow(max_restarts, restart_period)
         )
         self._rng = random.Random(seed)
+        # Live started tasks in order of first start, kept only when a strategy
+        # acts on siblings; group restarts run one at a time.
+        self._children: dict[int, TaskHandle[Any]] | None = (
+            None if strategy is Strategy.ONE_FOR_ONE else {}
+        )
+        self._group_lock = backend.Lock()
+        self._group_event: Event | None = None
         self._restarting: dict[int, TaskHandle[Any]] = {}  # status RESTARTING
         # RESTARTING tasks whose backoff is over, waiting for a slot: served before
         # the PENDING queue. Cancelled entries are skipped, as in _queue.
@@ -439,6 +449,8 @@ class Supervisor(metaclass=NoPublicConstructor):
         if h._restart is _PERMANENT:
             self._n_permanent_live -= 1
             self._permanent.pop(h._id, None)
+        if self._children is not None:
+            self._children.pop(h._id, None)
         if status is _COMPLETED:
             self._completed += 1
             self._window.add(now, False)
@@ -732,20 +744,26 @@ class Supervisor(metaclass=NoPublicConstructor):
         h = self._accept(
             fn, args, name, timeout, restart, max_attempts, backoff, start=True
         )
-        ready = h._ready_event
-        assert ready is not None
-        try:
-            await ready.wait()
-        except BaseException:
-            # Broad on purpose: the caller gave up (Cancelled) before the child was
-            # ready, so the child goes too, as with nursery.start; re-raised.
-            h.cancel()
-            raise
-        starter = h._starter
-        if starter is not None and starter._called:
-            # Ready, whatever happened since (as nursery.start returns once
-            # started() was called). Guarded by test_calling_started_twice_fails_the_task.
-            return h
+        while True:
+            ready = h._ready_event
+            if ready is None:
+                ready = h._ready_event = self._backend.Event()
+            try:
+                await ready.wait()  # set by started(), or when an attempt ends
+            except BaseException:
+                # Broad on purpose: the caller gave up (Cancelled) before the child
+                # was ready, so the child goes too, as with nursery.start; re-raised.
+                h.cancel()
+                raise
+            starter = h._starter
+            if starter is not None and starter._called:
+                # Ready, whatever happened since (as nursery.start returns once
+                # started() was called). Guarded by
+                # test_calling_started_twice_fails_the_task.
+                return h
+            if h._status.is_terminal:
+                break
+            # That attempt ended before it was ready and a restart follows.
         if h._status is _FAILED:
             msg = f"task {h._name!r} (id {h._id}) failed before it was ready"
             raise TaskFailed(msg) from h._exception
@@ -774,6 +792,9 @@ class Supervisor(metaclass=NoPublicConstructor):
             self._release_slot()
             return
         if status is _RESTARTING:
+            if h._held:  # a group restart took it over after its slot was granted
+                self._release_slot()
+                return
             del self._restarting[h._id]
         now = self._clock()
         timeout = h._timeout
@@ -789,6 +810,8 @@ class Supervisor(metaclass=NoPublicConstructor):
             h._started_at = now
             if h._restart is _PERMANENT:
                 self._permanent[h._id] = h
+            if self._children is not None:
+                self._children[h._id] = h
         h._attempts += 1
         self._n_running += 1
         self._set_status(h, _RUNNING, now)
@@ -825,7 +848,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                         "task_status.started()"
                     )
                     exception = RuntimeError(msg)
-            elif h._cancel_requested:
+            elif h._cancel_requested or h._strategy_stop:
                 ended = _CANCELLED
             else:
                 ended = _FAILED
@@ -870,8 +893,24 @@ class Supervisor(metaclass=NoPublicConstructor):
         """An attempt ended. Record it; returns the backoff delay if it restarts."""
         del self._active[h._id]
         self._n_running -= 1
+        ready = h._ready_event
+        if ready is not None:  # start_child or a group restart waits on this attempt
+            h._ready_event = None
+            ready.set()
+        if h._strategy_stop:
+            self._stopped_by_strategy(h, exception)
+            self._release_slot()
+            return None
         if h._restart is not _TEMPORARY and self._should_restart(h, status):
             delay = self._begin_restart(h, status, value, exception)
+            if delay is not None and self._children is not None:
+                # ONE_FOR_ALL / REST_FOR_ONE: a coordinator stops the siblings and
+                # restarts them all in start order.
+                h._held = True
+                self._release_slot()
+                assert self._tasks is not None
+                self._tasks.start_soon(self._restart_group, h, delay)
+                return None
             if delay == 0 and h._status is _RESTARTING and not h._cancel_requested:
                 # No backoff: the restart is immediate and keeps the slot, so no
                 # PENDING task slips in between two attempts. Guarded by
@@ -938,8 +977,8 @@ class Supervisor(metaclass=NoPublicConstructor):
                 # as in _classify: this is the trio task's last await; the status is
                 # recorded below.
                 pass
-        if h._status is not _RESTARTING:
-            return  # the supervisor gave up on it meanwhile (it is FAILED)
+        if h._status is not _RESTARTING or h._held:
+            return  # given up (FAILED) meanwhile, or a group restart took it over
         if h._cancel_requested or self._no_starts:
             del self._restarting[h._id]
             self._record_end(h, _CANCELLED, self._clock())
@@ -988,6 +1027,93 @@ class Supervisor(metaclass=NoPublicConstructor):
                 self._active.pop(r._id, None)
             self._record_end(r, _FAILED, now, r._exception)
         self.cancel()
+
+    # ------------------------------------------------------------------------
+    # strategies: ONE_FOR_ALL and REST_FOR_ONE
+    # ------------------------------------------------------------------------
+
+    def _stopped_by_strategy(
+        self, h: TaskHandle[Any], exception: BaseException | None
+    ) -> None:
+        """An attempt that a group restart stopped has ended (its cleanup is done)."""
+        h._strategy_stop = False
+        max_attempts = h._max_attempts
+        if (
+            h._restart is _TEMPORARY
+            or self._no_starts
+            or (max_attempts is not None and h._attempts >= max_attempts)
+        ):
+            # Stopped for good, as OTP does with temporary children.
+            self._record_end(h, _CANCELLED, self._clock())
+        else:
+            # Not a cancellation for its policy: it waits for the group restart.
+            h._held = True
+            h._exception = exception
+            self._restarting[h._id] = h
+            self._set_status(h, _RESTARTING, self._clock(), exception)
+        event = self._group_event
+        if event is not None:
+            self._group_event = None
+            event.set()
+
+    def _stop_for_group(self, s: TaskHandle[Any]) -> bool:
+        """Stop sibling ``s`` for a group restart; True if its runner must unwind."""
+        if s._status is _RUNNING:
+            s._strategy_stop = True
+            assert s._scope is not None
+            s._scope.cancel()
+            return True
+        if s._status is _RESTARTING and not s._held:
+            if s._queued:  # backoff over, waiting for a slot
+                s._queued = False
+            elif s._id in self._active:  # slot granted, runner not yet started
+                del self._active[s._id]  # the runner sees _held and frees the slot
+            else:  # waiting out its backoff: its runner wakes and sees _held
+                assert s._scope is not None
+                s._scope.cancel()
+            s._held = True
+        return False
+
+    async def _restart_group(self, h: TaskHandle[Any], delay: float) -> None:
+        """Restart ``h`` with its siblings (all of them, or those started after it).
+
+        Runs in nursery M: cancelling the supervisor ends it, and _finalize records
+        the tasks it held. One group restart at a time.
+        """
+        async with self._group_lock:
+            children = self._children
+            assert children is not None
+            order = list(children.values())
+            if h._status is not _RESTARTING or h not in order:
+                return  # cancelled, or given up, while it waited for the lock
+            if self._strategy is Strategy.REST_FOR_ONE:
+                order = order[order.index(h) :]
+            unwinding = [s for s in order if s is not h and self._stop_for_group(s)]
+            # The stopped siblings' cleanup finishes before anything restarts.
+            while any(s._status is _RUNNING for s in unwinding):
+                event = self._group_event = self._backend.Event()
+                await event.wait()
+            if delay:
+                await self._backend.sleep(delay)
+            for s in order:
+                if s._status is not _RESTARTING or not s._held:
+                    continue  # ended meanwhile (stopped for good, cancelled)
+                s._held = False
+                if self._no_starts:
+                    del self._restarting[s._id]
+                    self._record_end(s, _CANCELLED, self._clock())
+                    continue
+                limit = self._max_concurrent
+                if limit is None or self._n_slots < limit:
+                    self._n_slots += 1
+                    self._start_attempt(s)
+                else:
+                    s._queued = True
+                    self._restart_queue.append(s)
+                if s._starter is not None:
+                    # As OTP: each start_child child is ready before the next starts.
+                    ready = s._ready_event = self._backend.Event()
+                    await ready.wait()
 
     # ------------------------------------------------------------------------
     # slots and queues
@@ -1039,7 +1165,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         """handle.cancel() of a PENDING or RESTARTING task: it ends CANCELLED and no
         attempt of it starts again."""
         h._cancel_requested = True
-        if h._queued:
+        if h._held:  # held by a group restart: nothing runs it
+            h._held = False
+        elif h._queued:
             h._queued = False
             if h._status is _PENDING:
                 h._context = None
