@@ -796,6 +796,12 @@ class Supervisor(metaclass=NoPublicConstructor):
                 self._release_slot()
                 return
             del self._restarting[h._id]
+            ready = h._ready_event
+            if ready is not None and h._starter is None:
+                # A group restart waits for this task to be RUNNING (it runs as soon
+                # as this step ends) before it starts the next one.
+                h._ready_event = None
+                ready.set()
         now = self._clock()
         timeout = h._timeout
         scope = (
@@ -1110,10 +1116,13 @@ class Supervisor(metaclass=NoPublicConstructor):
                 else:
                     s._queued = True
                     self._restart_queue.append(s)
-                if s._starter is not None:
-                    # As OTP: each start_child child is ready before the next starts.
+                # In start order: each child is RUNNING (a start_child child: ready)
+                # before the next starts, as OTP does. The event may be shared with
+                # a start_child call still waiting for this child.
+                ready = s._ready_event
+                if ready is None:
                     ready = s._ready_event = self._backend.Event()
-                    await ready.wait()
+                await ready.wait()
 
     # ------------------------------------------------------------------------
     # slots and queues
