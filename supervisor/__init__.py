@@ -20,7 +20,11 @@ from ._health import (
     HealthRules as HealthRules,
 )
 from ._spec import Backoff as Backoff, Restart as Restart, Strategy as Strategy
-from ._status import TaskEvent as TaskEvent, TaskStatus as TaskStatus
+from ._status import (
+    Decision as Decision,
+    TaskEvent as TaskEvent,
+    TaskStatus as TaskStatus,
+)
 from ._supervisor import Supervisor as Supervisor, open_supervisor as open_supervisor
 from ._util import fixup_module_metadata as _fixup_module_metadata
 

@@ -80,13 +80,34 @@ def is_legal_transition(old: TaskStatus | None, new: TaskStatus) -> bool:
     return new in LEGAL_TRANSITIONS[old]
 
 
+class Decision(enum.Enum):
+    """What the supervisor decided when an attempt ended, carried by the event."""
+
+    #: The task goes RESTARTING: it will run again (after its backoff, if any).
+    RESTART = "restart"
+    #: No restart follows a failure (TEMPORARY, or ``max_attempts`` used up), or a
+    #: PERMANENT task's last allowed attempt returned: the task ends.
+    GIVE_UP = "give_up"
+    #: Restart intensity exceeded: this task's end tipped it, or its pending restart
+    #: is given up; the supervisor stops and raises RestartIntensityExceeded.
+    ESCALATE = "escalate"
+    #: Stopped because a sibling restarts (ONE_FOR_ALL / REST_FOR_ONE): RESTARTING
+    #: with it, or CANCELLED for good (TEMPORARY, or attempts used up).
+    SIBLING_RESTART = "sibling_restart"
+
+    def __repr__(self) -> str:
+        return f"Decision.{self.name}"
+
+
 @attrs.frozen
 class TaskEvent:
     """One status change of one task, as emitted to ``on_event`` and subscribers.
 
     ``old`` is None for the event that records a task's creation (``new`` PENDING).
     ``at`` is the supervisor clock's time of the change; ``attempt`` counts the times
-    the task had become RUNNING by then; ``exception`` is set on a change to FAILED.
+    the task had become RUNNING by then; ``exception`` is set on a change to FAILED
+    (and to RESTARTING after a failure); ``decision`` says what the supervisor
+    decided when an attempt ended (None where no policy was involved).
     """
 
     task_id: int
@@ -96,3 +117,4 @@ class TaskEvent:
     at: float
     attempt: int
     exception: BaseException | None = None
+    decision: Decision | None = None

@@ -47,7 +47,7 @@ from ._handle import TaskHandle, TaskStarter
 from ._health import FailureWindow, HealthReport, HealthRules, evaluate
 from ._intensity import RestartWindow
 from ._spec import Backoff, Restart, Strategy
-from ._status import TaskEvent, TaskStatus
+from ._status import Decision, TaskEvent, TaskStatus
 from ._util import NoPublicConstructor
 
 if TYPE_CHECKING:
@@ -403,6 +403,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         new: TaskStatus,
         now: float,
         exception: BaseException | None = None,
+        decision: Decision | None = None,
     ) -> None:
         old = h._status
         if new not in old._next:
@@ -410,7 +411,11 @@ class Supervisor(metaclass=NoPublicConstructor):
             raise AssertionError(msg)  # pragma: no cover - internal invariant
         h._status = new
         if self._emitting:
-            self._emit(TaskEvent(h._id, h._name, old, new, now, h._attempts, exception))
+            self._emit(
+                TaskEvent(
+                    h._id, h._name, old, new, now, h._attempts, exception, decision
+                )
+            )
 
     def _emit(self, event: TaskEvent) -> None:
         for subscriber in self._subscribers:
@@ -434,11 +439,12 @@ class Supervisor(metaclass=NoPublicConstructor):
         status: TaskStatus,
         now: float,
         exception: BaseException | None = None,
+        decision: Decision | None = None,
     ) -> None:
         """Make ``h`` terminal: status, counters, waiters, unobserved-failure log."""
         h._completed_at = now
         h._exception = exception
-        self._set_status(h, status, now, exception)
+        self._set_status(h, status, now, exception, decision)
         # Drop what the finished task no longer needs, so a handle kept by a user
         # does not keep the function, its arguments or the scope alive.
         h._fn = None
@@ -926,7 +932,10 @@ class Supervisor(metaclass=NoPublicConstructor):
             self._release_slot()
             return delay
         h._result = value
-        self._record_end(h, status, self._clock(), exception)
+        decision = None
+        if status is _FAILED or (status is _COMPLETED and h._restart is _PERMANENT):
+            decision = Decision.GIVE_UP  # no restart follows
+        self._record_end(h, status, self._clock(), exception, decision)
         self._release_slot()
         return None
 
@@ -961,12 +970,12 @@ class Supervisor(metaclass=NoPublicConstructor):
             # This decision tips the intensity: the task ends as its attempt did,
             # and the supervisor gives up on everything.
             h._result = value
-            self._record_end(h, status, now, exception)
+            self._record_end(h, status, now, exception, Decision.ESCALATE)
             self._give_up(h)
             return None
         h._exception = exception
         self._restarting[h._id] = h
-        self._set_status(h, _RESTARTING, now, exception)
+        self._set_status(h, _RESTARTING, now, exception, Decision.RESTART)
         backoff = h._backoff
         return 0.0 if backoff is None else backoff.delay(h._attempts, self._rng)
 
@@ -1031,7 +1040,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                 # Holding a slot with its runner scheduled, or waiting out its
                 # backoff: the runner sees the status and only frees what it holds.
                 self._active.pop(r._id, None)
-            self._record_end(r, _FAILED, now, r._exception)
+            self._record_end(r, _FAILED, now, r._exception, Decision.ESCALATE)
         self.cancel()
 
     # ------------------------------------------------------------------------
@@ -1050,13 +1059,17 @@ class Supervisor(metaclass=NoPublicConstructor):
             or (max_attempts is not None and h._attempts >= max_attempts)
         ):
             # Stopped for good, as OTP does with temporary children.
-            self._record_end(h, _CANCELLED, self._clock())
+            self._record_end(
+                h, _CANCELLED, self._clock(), None, Decision.SIBLING_RESTART
+            )
         else:
             # Not a cancellation for its policy: it waits for the group restart.
             h._held = True
             h._exception = exception
             self._restarting[h._id] = h
-            self._set_status(h, _RESTARTING, self._clock(), exception)
+            self._set_status(
+                h, _RESTARTING, self._clock(), exception, Decision.SIBLING_RESTART
+            )
         event = self._group_event
         if event is not None:
             self._group_event = None

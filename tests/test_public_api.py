@@ -6,6 +6,7 @@ import supervisor
 
 EXPECTED = [
     "Backoff",
+    "Decision",
     "EventSubscription",
     "Health",
     "HealthReport",

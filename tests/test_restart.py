@@ -13,8 +13,10 @@ import trio.testing
 
 from supervisor import (
     Backoff,
+    Decision,
     Restart,
     RestartIntensityExceeded,
+    Strategy,
     TaskHandle,
     TaskStatus,
     TaskTimeout,
@@ -529,3 +531,33 @@ async def test_bad_supervisor_restart_options_are_rejected(
     with pytest.raises(error, match=message):
         async with open_supervisor(**kwargs):
             pass  # pragma: no cover - never entered
+
+
+async def test_events_carry_each_decision(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+
+    events: list[Any] = []
+    async with open_supervisor(on_event=events.append, restart_period=None) as sup:
+        h = sup.submit_nowait(boom, restart=Restart.TRANSIENT, max_attempts=2)
+    assert [(e.new, e.decision) for e in events if e.task_id == h.id] == [
+        (S.PENDING, None),
+        (S.RUNNING, None),
+        (S.RESTARTING, Decision.RESTART),
+        (S.RUNNING, None),
+        (S.FAILED, Decision.GIVE_UP),
+    ]
+    events.clear()
+    with pytest.raises(RestartIntensityExceeded):
+        async with open_supervisor(
+            on_event=events.append, max_restarts=0, strategy=Strategy.ONE_FOR_ALL
+        ) as sup:
+            sibling = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+            await trio.sleep(1)
+            tipping = sup.submit_nowait(boom, restart=Restart.PERMANENT)
+            await trio.sleep_forever()
+    assert [(e.new, e.decision) for e in events if e.task_id == tipping.id][-1] == (
+        S.FAILED,
+        Decision.ESCALATE,
+    )
+    assert events[-1].task_id == sibling.id or sibling.status is S.CANCELLED

@@ -10,6 +10,7 @@ import trio.testing
 
 from supervisor import (
     Backoff,
+    Decision,
     Restart,
     RestartIntensityExceeded,
     Strategy,
@@ -226,3 +227,21 @@ async def test_intensity_exceeded_under_one_for_all(
     # crashes at 1, then (backoff 0.5) 2.5, then (backoff 1.0) 4.5: the third
     # decision is one too many
     assert trio.current_time() == 4.5
+
+
+async def test_sibling_stops_are_marked_in_events(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log = Log()
+    events: list[Any] = []
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, on_event=events.append
+    ) as sup:
+        one_shot = sup.submit_nowait(trio.sleep_forever)
+        await start_three(sup, log, crasher="b")
+        await trio.sleep(5)
+        sup.cancel()
+    decisions = {(e.name, e.new): e.decision for e in events if e.decision is not None}
+    assert decisions[("b", S.RESTARTING)] is Decision.RESTART
+    assert decisions[("a", S.RESTARTING)] is Decision.SIBLING_RESTART
+    assert decisions[(one_shot.name, S.CANCELLED)] is Decision.SIBLING_RESTART
