@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, TextIO
 import trio
 
 from ._health import HealthRules
-from ._status import TaskStatus
+from ._spec import Backoff
+from ._status import Decision, TaskStatus
 from ._supervisor import open_supervisor
 
 if TYPE_CHECKING:
@@ -32,6 +33,18 @@ async def fetch(seconds: float) -> str:
     return f"fetched in {seconds:.1f}s"
 
 
+async def cache_service(crashes: list[int], *, task_status: object) -> None:
+    """A long-lived child: ready quickly, then crashes on its first two attempts."""
+    await trio.sleep(0.1)
+    task_status.started("cache ready")  # type: ignore[attr-defined]
+    if crashes[0] < 2:
+        crashes[0] += 1
+        await trio.sleep(0.4)
+        msg = "cache lost its connection"
+        raise ConnectionError(msg)
+    await trio.sleep_forever()
+
+
 async def flaky(seconds: float) -> None:
     await trio.sleep(seconds)
     msg = "upstream reset the connection"
@@ -51,6 +64,8 @@ async def _show_events(subscription: EventSubscription, out: TextIO, t0: float) 
                 if e.exception
                 else ""
             )
+            if e.decision is Decision.RESTART:
+                extra += "  -> restart after backoff"
             print(
                 f"  {trio.current_time() - t0:5.2f}s  #{e.task_id:<2} {e.name:<10} "
                 f"{_MARKS[e.new]}{extra}",
@@ -75,6 +90,10 @@ def _print_report(report: HealthReport, out: TextIO) -> None:
         ),
         ("failures in window", f"{report.recent_failed} of {report.recent_finished}"),
         (
+            "restarts in period / remaining",
+            f"{report.restarts_in_period} / {report.restarts_remaining}",
+        ),
+        (
             "last failure",
             f"#{report.last_failure.task_id} {report.last_failure.name}: "
             f"{type(report.last_failure.exception).__name__}"
@@ -97,7 +116,8 @@ async def demo(out: TextIO = sys.stdout, *, seed: int = 7) -> HealthReport:
     t0 = trio.current_time()
     print(
         "Supervisor 'demo': max_concurrent=3, max_pending=10, shutdown_grace=1s,\n"
-        "health DEGRADED from a 10% failure rate over 5+ finished tasks\n",
+        "health DEGRADED from a 10% failure rate over 5+ finished tasks;\n"
+        "'cache' is a PERMANENT child, restarted with backoff when it crashes\n",
         file=out,
     )
     try:
@@ -110,6 +130,14 @@ async def demo(out: TextIO = sys.stdout, *, seed: int = 7) -> HealthReport:
                 health_rules=HealthRules(min_finished=5),
             ) as sup:
                 nursery.start_soon(_show_events, sup.subscribe(), out, t0)
+                # A PERMANENT child, restarted with exponential backoff (0.3 s,
+                # then 0.6 s) each time it crashes; stopped last at shutdown.
+                await sup.start_child(
+                    cache_service,
+                    [0],
+                    name="cache",
+                    backoff=Backoff(initial=0.3, maximum=2.0, jitter=0),
+                )
                 for i in range(4):
                     await sup.submit(fetch, rng.uniform(0.3, 0.9), name=f"fetch-{i}")
                 await sup.submit(flaky, 0.4, name="flaky")

@@ -32,12 +32,11 @@ async def test_demo_shows_every_outcome_and_a_report(
         "Health report",
     ):
         assert word in text, word
-    assert (report.submitted, report.completed, report.failed, report.cancelled) == (
-        11,
-        7,
-        2,
-        2,
-    )
+    counts = (report.submitted, report.completed, report.failed, report.cancelled)
+    assert counts == (12, 7, 2, 3)
+    restart_line = "cache      restarting  (ConnectionError: cache lost its connection)"
+    assert text.count(restart_line) == 2
+    assert (report.restarts_in_period, report.restarts_remaining) == (2, 1)
     assert report.status is Health.DEGRADED
     assert report.reasons == ("failure rate 0.222 >= 0.1",)
     assert (report.running, report.pending) == (0, 0)
