@@ -41,29 +41,24 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "__weakref__",
         "_args",
         "_attempts",
-        "_backoff",
         "_cancel_requested",
         "_completed_at",
         "_context",
         "_created_at",
         "_done_event",
         "_exception",
+        "_extra",
         "_fn",
-        "_held",
         "_id",
-        "_max_attempts",
         "_name",
         "_queued",
-        "_ready_event",
         "_restart",
         "_result",
         "_result_waiters",
         "_scope",
         "_started_at",
         "_started_value",
-        "_starter",
         "_status",
-        "_strategy_stop",
         "_sup",
         "_timeout",
     )
@@ -78,8 +73,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         timeout: float | None,
         created_at: float,
         restart: Restart,
-        max_attempts: int | None,
-        backoff: Backoff | None,
+        extra: Extra | None,
     ) -> None:
         self._sup = sup
         self._id = task_id
@@ -88,8 +82,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         self._name = name
         self._timeout = timeout
         self._restart = restart
-        self._max_attempts = max_attempts
-        self._backoff = backoff
+        # Restart, start_child and strategy state; None for the plain one-shot tasks
+        # of a ONE_FOR_ONE supervisor, which then pay for none of it.
+        self._extra = extra
         self._status = _PENDING
         self._created_at = created_at
         self._started_at: float | None = None
@@ -108,14 +103,6 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         # Created by the first waiter only: most handles are never awaited.
         self._done_event: Event | None = None
         self._result_waiters = 0
-        # start_child only: the current attempt's task_status, and the event that
-        # start_child waits on (set by started() or when the task ends).
-        self._starter: TaskStarter | None = None
-        self._ready_event: Event | None = None
-        # Strategies (ONE_FOR_ALL, REST_FOR_ONE): being stopped because a sibling
-        # restarts; RESTARTING and held by the group restart, with no runner.
-        self._strategy_stop = False
-        self._held = False
 
     # -- read-only view ---------------------------------------------------------
 
@@ -175,7 +162,8 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
     @property
     def max_attempts(self) -> int | None:
         """The cap on attempts, or None."""
-        return self._max_attempts
+        extra = self._extra
+        return None if extra is None else extra.max_attempts
 
     @property
     def timeout(self) -> float | None:
@@ -269,7 +257,41 @@ class TaskStarter:
         self._called = True
         h = self._handle
         h._started_value = value
-        ready = h._ready_event
+        extra = h._extra
+        assert extra is not None
+        ready = extra.ready_event
         if ready is not None:
-            h._ready_event = None
+            extra.ready_event = None
             ready.set()
+
+
+@final
+class Extra:
+    """Per-task state that only some tasks need, kept off the plain handle.
+
+    Made for tasks with a restart policy, a ``max_attempts`` or a ``backoff``, for
+    ``start_child`` children, and for every task of a ONE_FOR_ALL / REST_FOR_ONE
+    supervisor.
+    """
+
+    __slots__ = (
+        "backoff",
+        "held",
+        "max_attempts",
+        "ready_event",
+        "starter",
+        "strategy_stop",
+    )
+
+    def __init__(self, max_attempts: int | None, backoff: Backoff | None) -> None:
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        #: start_child only: the current attempt's task_status.
+        self.starter: TaskStarter | None = None
+        #: Set by started(), and when an attempt or the task ends: what start_child
+        #: and group restarts wait on.
+        self.ready_event: Event | None = None
+        #: Being stopped because a sibling restarts (ONE_FOR_ALL / REST_FOR_ONE).
+        self.strategy_stop = False
+        #: RESTARTING and held by a group restart, with no runner.
+        self.held = False

@@ -43,7 +43,7 @@ from ._errors import (
     TaskTimeout,
 )
 from ._events import EventSubscription
-from ._handle import TaskHandle, TaskStarter
+from ._handle import Extra, TaskHandle, TaskStarter
 from ._health import FailureWindow, HealthReport, HealthRules, evaluate
 from ._intensity import RestartWindow
 from ._spec import Backoff, Restart, Strategy
@@ -450,13 +450,20 @@ class Supervisor(metaclass=NoPublicConstructor):
         h._fn = None
         h._args = ()
         h._scope = None
-        h._context = None
         self._n_live -= 1
-        if h._restart is _PERMANENT:
-            self._n_permanent_live -= 1
-            self._permanent.pop(h._id, None)
-        if self._children is not None:
-            self._children.pop(h._id, None)
+        extra = h._extra
+        if extra is not None:
+            # (PERMANENT tasks and every task of a strategy supervisor have one.)
+            h._context = None
+            if h._restart is _PERMANENT:
+                self._n_permanent_live -= 1
+                self._permanent.pop(h._id, None)
+            if self._children is not None:
+                self._children.pop(h._id, None)
+            ready = extra.ready_event
+            if ready is not None:  # a start_child call waits: it sees the end
+                extra.ready_event = None
+                ready.set()
         if status is _COMPLETED:
             self._completed += 1
             self._window.add(now, False)
@@ -469,10 +476,6 @@ class Supervisor(metaclass=NoPublicConstructor):
         event = h._done_event
         if event is not None:
             event.set()
-        ready = h._ready_event
-        if ready is not None:  # a start_child call waits: it sees the end
-            h._ready_event = None
-            ready.set()
         if self._idle is not None:
             self._check_idle()
 
@@ -557,19 +560,26 @@ class Supervisor(metaclass=NoPublicConstructor):
                 timeout,
                 now,
                 restart,
-                max_attempts,
-                backoff,
+                None,
             ),
         )
-        if start:
-            h._starter = TaskStarter(h)
-            h._ready_event = self._backend.Event()
         self._submitted += 1
         self._n_live += 1
-        if restart is not _TEMPORARY:
-            h._context = contextvars.copy_context()  # every attempt starts from it
-            if restart is _PERMANENT:
-                self._n_permanent_live += 1
+        if (
+            restart is not _TEMPORARY
+            or max_attempts is not None
+            or backoff is not None
+            or start
+            or self._children is not None
+        ):
+            extra = h._extra = Extra(max_attempts, backoff)
+            if start:
+                extra.starter = TaskStarter(h)
+                extra.ready_event = self._backend.Event()
+            if restart is not _TEMPORARY:
+                h._context = contextvars.copy_context()  # every attempt starts from it
+                if restart is _PERMANENT:
+                    self._n_permanent_live += 1
         limit = self._max_concurrent
         if limit is None or self._n_slots < limit:
             self._n_slots += 1
@@ -750,10 +760,12 @@ class Supervisor(metaclass=NoPublicConstructor):
         h = self._accept(
             fn, args, name, timeout, restart, max_attempts, backoff, start=True
         )
+        extra = h._extra
+        assert extra is not None
         while True:
-            ready = h._ready_event
+            ready = extra.ready_event
             if ready is None:
-                ready = h._ready_event = self._backend.Event()
+                ready = extra.ready_event = self._backend.Event()
             try:
                 await ready.wait()  # set by started(), or when an attempt ends
             except BaseException:
@@ -761,7 +773,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                 # was ready, so the child goes too, as with nursery.start; re-raised.
                 h.cancel()
                 raise
-            starter = h._starter
+            starter = extra.starter
             if starter is not None and starter._called:
                 # Ready, whatever happened since (as nursery.start returns once
                 # started() was called). Guarded by
@@ -797,16 +809,18 @@ class Supervisor(metaclass=NoPublicConstructor):
                 self._record_end(h, _CANCELLED, self._clock())
             self._release_slot()
             return
+        extra = h._extra
         if status is _RESTARTING:
-            if h._held:  # a group restart took it over after its slot was granted
+            assert extra is not None
+            if extra.held:  # a group restart took it over after its slot was granted
                 self._release_slot()
                 return
             del self._restarting[h._id]
-            ready = h._ready_event
-            if ready is not None and h._starter is None:
+            ready = extra.ready_event
+            if ready is not None and extra.starter is None:
                 # A group restart waits for this task to be RUNNING (it runs as soon
                 # as this step ends) before it starts the next one.
-                h._ready_event = None
+                extra.ready_event = None
                 ready.set()
         now = self._clock()
         timeout = h._timeout
@@ -820,10 +834,11 @@ class Supervisor(metaclass=NoPublicConstructor):
         h._scope = scope
         if h._started_at is None:
             h._started_at = now
-            if h._restart is _PERMANENT:
-                self._permanent[h._id] = h
-            if self._children is not None:
-                self._children[h._id] = h
+            if extra is not None:
+                if h._restart is _PERMANENT:
+                    self._permanent[h._id] = h
+                if self._children is not None:
+                    self._children[h._id] = h
         h._attempts += 1
         self._n_running += 1
         self._set_status(h, _RUNNING, now)
@@ -831,13 +846,14 @@ class Supervisor(metaclass=NoPublicConstructor):
         assert fn is not None
         value: object = None
         exception: BaseException | None = None
-        starter = h._starter
+        starter = None if extra is None or extra.starter is None else TaskStarter(h)
         try:
             with scope:
                 if starter is None:
                     value = await fn(*h._args)
                 else:
-                    starter = h._starter = TaskStarter(h)  # fresh for each attempt
+                    assert extra is not None
+                    extra.starter = starter  # a fresh task_status for each attempt
                     value = await fn(*h._args, task_status=starter)
         except BaseException as exc:
             # Broad on purpose: every way a task can end must be recorded. Only
@@ -860,7 +876,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                         "task_status.started()"
                     )
                     exception = RuntimeError(msg)
-            elif h._cancel_requested or h._strategy_stop:
+            elif h._cancel_requested or (extra is not None and extra.strategy_stop):
                 ended = _CANCELLED
             else:
                 ended = _FAILED
@@ -905,20 +921,44 @@ class Supervisor(metaclass=NoPublicConstructor):
         """An attempt ended. Record it; returns the backoff delay if it restarts."""
         del self._active[h._id]
         self._n_running -= 1
-        ready = h._ready_event
+        extra = h._extra
+        if extra is not None:
+            return self._finish_extra(h, extra, status, value, exception)
+        # A plain one-shot task: the hot path.
+        h._result = value
+        self._record_end(
+            h,
+            status,
+            self._clock(),
+            exception,
+            Decision.GIVE_UP if status is _FAILED else None,
+        )
+        self._release_slot()
+        return None
+
+    def _finish_extra(
+        self,
+        h: TaskHandle[Any],
+        extra: Extra,
+        status: TaskStatus,
+        value: object,
+        exception: BaseException | None,
+    ) -> float | None:
+        """_finish for tasks that may restart, start_child children, strategies."""
+        ready = extra.ready_event
         if ready is not None:  # start_child or a group restart waits on this attempt
-            h._ready_event = None
+            extra.ready_event = None
             ready.set()
-        if h._strategy_stop:
-            self._stopped_by_strategy(h, exception)
+        if extra.strategy_stop:
+            self._stopped_by_strategy(h, extra, exception)
             self._release_slot()
             return None
-        if h._restart is not _TEMPORARY and self._should_restart(h, status):
-            delay = self._begin_restart(h, status, value, exception)
+        if h._restart is not _TEMPORARY and self._should_restart(h, extra, status):
+            delay = self._begin_restart(h, extra, status, value, exception)
             if delay is not None and self._children is not None:
                 # ONE_FOR_ALL / REST_FOR_ONE: a coordinator stops the siblings and
                 # restarts them all in start order.
-                h._held = True
+                extra.held = True
                 self._release_slot()
                 assert self._tasks is not None
                 self._tasks.start_soon(self._restart_group, h, delay)
@@ -943,7 +983,9 @@ class Supervisor(metaclass=NoPublicConstructor):
     # restarts (only tasks submitted with a restart policy come here)
     # ------------------------------------------------------------------------
 
-    def _should_restart(self, h: TaskHandle[Any], status: TaskStatus) -> bool:
+    def _should_restart(
+        self, h: TaskHandle[Any], extra: Extra, status: TaskStatus
+    ) -> bool:
         if self._no_starts:
             return False
         if status is _COMPLETED:
@@ -951,12 +993,13 @@ class Supervisor(metaclass=NoPublicConstructor):
                 return False
         elif status is not _FAILED:
             return False  # a cancelled task is never restarted
-        max_attempts = h._max_attempts
+        max_attempts = extra.max_attempts
         return max_attempts is None or h._attempts < max_attempts
 
     def _begin_restart(
         self,
         h: TaskHandle[Any],
+        extra: Extra,
         status: TaskStatus,
         value: object,
         exception: BaseException | None,
@@ -976,7 +1019,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         h._exception = exception
         self._restarting[h._id] = h
         self._set_status(h, _RESTARTING, now, exception, Decision.RESTART)
-        backoff = h._backoff
+        backoff = extra.backoff
         return 0.0 if backoff is None else backoff.delay(h._attempts, self._rng)
 
     async def _wait_to_restart(self, h: TaskHandle[Any], delay: float) -> None:
@@ -992,7 +1035,9 @@ class Supervisor(metaclass=NoPublicConstructor):
                 # as in _classify: this is the trio task's last await; the status is
                 # recorded below.
                 pass
-        if h._status is not _RESTARTING or h._held:
+        extra = h._extra
+        assert extra is not None
+        if h._status is not _RESTARTING or extra.held:
             return  # given up (FAILED) meanwhile, or a group restart took it over
         if h._cancel_requested or self._no_starts:
             del self._restarting[h._id]
@@ -1048,11 +1093,11 @@ class Supervisor(metaclass=NoPublicConstructor):
     # ------------------------------------------------------------------------
 
     def _stopped_by_strategy(
-        self, h: TaskHandle[Any], exception: BaseException | None
+        self, h: TaskHandle[Any], extra: Extra, exception: BaseException | None
     ) -> None:
         """An attempt that a group restart stopped has ended (its cleanup is done)."""
-        h._strategy_stop = False
-        max_attempts = h._max_attempts
+        extra.strategy_stop = False
+        max_attempts = extra.max_attempts
         if (
             h._restart is _TEMPORARY
             or self._no_starts
@@ -1064,7 +1109,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             )
         else:
             # Not a cancellation for its policy: it waits for the group restart.
-            h._held = True
+            extra.held = True
             h._exception = exception
             self._restarting[h._id] = h
             self._set_status(
@@ -1077,12 +1122,14 @@ class Supervisor(metaclass=NoPublicConstructor):
 
     def _stop_for_group(self, s: TaskHandle[Any]) -> bool:
         """Stop sibling ``s`` for a group restart; True if its runner must unwind."""
+        extra = s._extra
+        assert extra is not None  # every task of a strategy supervisor has one
         if s._status is _RUNNING:
-            s._strategy_stop = True
+            extra.strategy_stop = True
             assert s._scope is not None
             s._scope.cancel()
             return True
-        if s._status is _RESTARTING and not s._held:
+        if s._status is _RESTARTING and not extra.held:
             if s._queued:  # backoff over, waiting for a slot
                 s._queued = False
             elif s._id in self._active:  # slot granted, runner not yet started
@@ -1090,7 +1137,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             else:  # waiting out its backoff: its runner wakes and sees _held
                 assert s._scope is not None
                 s._scope.cancel()
-            s._held = True
+            extra.held = True
         return False
 
     async def _restart_group(self, h: TaskHandle[Any], delay: float) -> None:
@@ -1115,9 +1162,11 @@ class Supervisor(metaclass=NoPublicConstructor):
             if delay:
                 await self._backend.sleep(delay)
             for s in order:
-                if s._status is not _RESTARTING or not s._held:
+                extra = s._extra
+                assert extra is not None
+                if s._status is not _RESTARTING or not extra.held:
                     continue  # ended meanwhile (stopped for good, cancelled)
-                s._held = False
+                extra.held = False
                 if self._no_starts:
                     del self._restarting[s._id]
                     self._record_end(s, _CANCELLED, self._clock())
@@ -1132,9 +1181,9 @@ class Supervisor(metaclass=NoPublicConstructor):
                 # In start order: each child is RUNNING (a start_child child: ready)
                 # before the next starts, as OTP does. The event may be shared with
                 # a start_child call still waiting for this child.
-                ready = s._ready_event
+                ready = extra.ready_event
                 if ready is None:
-                    ready = s._ready_event = self._backend.Event()
+                    ready = extra.ready_event = self._backend.Event()
                 await ready.wait()
 
     # ------------------------------------------------------------------------
@@ -1187,8 +1236,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         """handle.cancel() of a PENDING or RESTARTING task: it ends CANCELLED and no
         attempt of it starts again."""
         h._cancel_requested = True
-        if h._held:  # held by a group restart: nothing runs it
-            h._held = False
+        extra = h._extra
+        if extra is not None and extra.held:  # held by a group restart: no runner
+            extra.held = False
         elif h._queued:
             h._queued = False
             if h._status is _PENDING:
@@ -1250,6 +1300,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         for h in waiting:
             if h._queued:
                 h._queued = False
+                h._context = None
                 if h._status is _PENDING:
                     self._n_queued -= 1
                 else:
