@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 from ._errors import TaskCancelled, TaskFailed
+from ._spec import Restart
 from ._status import TaskStatus
 from ._util import NoPublicConstructor
 
@@ -13,7 +14,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._backend import Event, Scope
-    from ._spec import Backoff, Restart
+    from ._spec import Backoff
     from ._supervisor import Supervisor
 
 T = TypeVar("T")
@@ -52,7 +53,6 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "_id",
         "_name",
         "_queued",
-        "_restart",
         "_result",
         "_result_waiters",
         "_scope",
@@ -72,8 +72,6 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         name: str,
         timeout: float | None,
         created_at: float,
-        restart: Restart,
-        extra: Extra | None,
     ) -> None:
         self._sup = sup
         self._id = task_id
@@ -81,10 +79,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         self._args = args
         self._name = name
         self._timeout = timeout
-        self._restart = restart
         # Restart, start_child and strategy state; None for the plain one-shot tasks
         # of a ONE_FOR_ONE supervisor, which then pay for none of it.
-        self._extra = extra
+        self._extra: Extra | None = None
         self._status = _PENDING
         self._created_at = created_at
         self._started_at: float | None = None
@@ -157,7 +154,8 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
     @property
     def restart(self) -> Restart:
         """The restart policy."""
-        return self._restart
+        extra = self._extra
+        return Restart.TEMPORARY if extra is None else extra.restart
 
     @property
     def max_attempts(self) -> int | None:
@@ -279,11 +277,15 @@ class Extra:
         "held",
         "max_attempts",
         "ready_event",
+        "restart",
         "starter",
         "strategy_stop",
     )
 
-    def __init__(self, max_attempts: int | None, backoff: Backoff | None) -> None:
+    def __init__(
+        self, restart: Restart, max_attempts: int | None, backoff: Backoff | None
+    ) -> None:
+        self.restart = restart
         self.max_attempts = max_attempts
         self.backoff = backoff
         #: start_child only: the current attempt's task_status.

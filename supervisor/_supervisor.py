@@ -70,6 +70,7 @@ _CANCELLED = TaskStatus.CANCELLED
 _RESTARTING = TaskStatus.RESTARTING
 _TEMPORARY = Restart.TEMPORARY
 _PERMANENT = Restart.PERMANENT
+_GIVE_UP = Decision.GIVE_UP
 
 
 class _UseDefault:
@@ -455,7 +456,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         if extra is not None:
             # (PERMANENT tasks and every task of a strategy supervisor have one.)
             h._context = None
-            if h._restart is _PERMANENT:
+            if extra.restart is _PERMANENT:
                 self._n_permanent_live -= 1
                 self._permanent.pop(h._id, None)
             if self._children is not None:
@@ -559,20 +560,18 @@ class Supervisor(metaclass=NoPublicConstructor):
                 _default_name(fn) if name is None else name,
                 timeout,
                 now,
-                restart,
-                None,
             ),
         )
         self._submitted += 1
         self._n_live += 1
         if (
             restart is not _TEMPORARY
+            or self._children is not None
+            or start
             or max_attempts is not None
             or backoff is not None
-            or start
-            or self._children is not None
         ):
-            extra = h._extra = Extra(max_attempts, backoff)
+            extra = h._extra = Extra(restart, max_attempts, backoff)
             if start:
                 extra.starter = TaskStarter(h)
                 extra.ready_event = self._backend.Event()
@@ -835,7 +834,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         if h._started_at is None:
             h._started_at = now
             if extra is not None:
-                if h._restart is _PERMANENT:
+                if extra.restart is _PERMANENT:
                     self._permanent[h._id] = h
                 if self._children is not None:
                     self._children[h._id] = h
@@ -931,7 +930,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             status,
             self._clock(),
             exception,
-            Decision.GIVE_UP if status is _FAILED else None,
+            _GIVE_UP if status is _FAILED else None,
         )
         self._release_slot()
         return None
@@ -953,7 +952,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             self._stopped_by_strategy(h, extra, exception)
             self._release_slot()
             return None
-        if h._restart is not _TEMPORARY and self._should_restart(h, extra, status):
+        if extra.restart is not _TEMPORARY and self._should_restart(h, extra, status):
             delay = self._begin_restart(h, extra, status, value, exception)
             if delay is not None and self._children is not None:
                 # ONE_FOR_ALL / REST_FOR_ONE: a coordinator stops the siblings and
@@ -973,7 +972,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             return delay
         h._result = value
         decision = None
-        if status is _FAILED or (status is _COMPLETED and h._restart is _PERMANENT):
+        if status is _FAILED or (status is _COMPLETED and extra.restart is _PERMANENT):
             decision = Decision.GIVE_UP  # no restart follows
         self._record_end(h, status, self._clock(), exception, decision)
         self._release_slot()
@@ -989,7 +988,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         if self._no_starts:
             return False
         if status is _COMPLETED:
-            if h._restart is not _PERMANENT:
+            if extra.restart is not _PERMANENT:
                 return False
         elif status is not _FAILED:
             return False  # a cancelled task is never restarted
@@ -1056,7 +1055,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._active[h._id] = h
         context = h._context
         assert context is not None
-        if h._restart is _TEMPORARY:
+        if h._extra is None or h._extra.restart is _TEMPORARY:
             h._context = None
         assert self._tasks is not None
         # Start it in the submitter's context (copied at submission); start_soon
@@ -1099,7 +1098,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         extra.strategy_stop = False
         max_attempts = extra.max_attempts
         if (
-            h._restart is _TEMPORARY
+            extra.restart is _TEMPORARY
             or self._no_starts
             or (max_attempts is not None and h._attempts >= max_attempts)
         ):
@@ -1311,7 +1310,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         """Shutdown grace expired: cancel every task that is not PERMANENT."""
         self._cancel_queue()  # queued PERMANENT tasks never started: no order to keep
         for h in [*self._active.values(), *self._restarting.values()]:
-            if h._restart is not _PERMANENT:
+            if h._extra is None or h._extra.restart is not _PERMANENT:
                 h.cancel()
 
     async def _stop_permanent(self) -> None:
