@@ -235,3 +235,41 @@ async def test_shutdown_from_own_task_returns() -> None:
         me = sup.submit_nowait(stopper)
         assert await me.result() == "returned"
     assert other.status is S.CANCELLED
+
+
+async def test_transient_restart_on_both_backends() -> None:
+    from supervisor import Restart
+
+    attempts = 0
+
+    async def flaky() -> int:
+        nonlocal attempts
+        attempts += 1
+        await anyio.lowlevel.checkpoint()
+        if attempts < 3:
+            raise OSError("again")
+        return attempts
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(flaky, restart=Restart.TRANSIENT)
+        assert await h.result() == 3
+    assert (h.status, h.attempts) == (S.COMPLETED, 3)
+
+
+async def test_one_for_all_and_intensity_on_both_backends() -> None:
+    from supervisor import Restart, RestartIntensityExceeded, Strategy
+
+    async def crash() -> None:
+        await anyio.lowlevel.checkpoint()
+        raise OSError("crash")
+
+    with pytest.raises(RestartIntensityExceeded):
+        async with open_supervisor(
+            strategy=Strategy.ONE_FOR_ALL, max_restarts=2, restart_period=60
+        ) as sup:
+            sibling = sup.submit_nowait(anyio.sleep_forever, restart=Restart.PERMANENT)
+            await anyio.wait_all_tasks_blocked()
+            sup.submit_nowait(crash, restart=Restart.PERMANENT)
+            await anyio.sleep_forever()
+    assert sibling.status is S.CANCELLED
+    assert sibling.attempts == 3  # restarted with the crashing child twice
