@@ -1042,6 +1042,11 @@ class Supervisor(metaclass=NoPublicConstructor):
             del self._restarting[h._id]
             self._record_end(h, _CANCELLED, self._clock())
             return
+        self._restart_when_slot_free(h)
+
+    def _restart_when_slot_free(self, h: TaskHandle[Any]) -> None:
+        """Start ``h``'s next attempt now if a slot is free, else queue it first in
+        line (ahead of PENDING tasks)."""
         limit = self._max_concurrent
         if limit is None or self._n_slots < limit:
             self._n_slots += 1
@@ -1170,13 +1175,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                     del self._restarting[s._id]
                     self._record_end(s, _CANCELLED, self._clock())
                     continue
-                limit = self._max_concurrent
-                if limit is None or self._n_slots < limit:
-                    self._n_slots += 1
-                    self._start_attempt(s)
-                else:
-                    s._queued = True
-                    self._restart_queue.append(s)
+                self._restart_when_slot_free(s)
                 # In start order: each child is RUNNING (a start_child child: ready)
                 # before the next starts, as OTP does. The event may be shared with
                 # a start_child call still waiting for this child.
