@@ -8,6 +8,8 @@ import pytest
 if TYPE_CHECKING:
     from supervisor import TaskEvent, TaskStatus
 
+pytest_plugins = ["pytester"]  # tests/test_testing.py runs the plugin in a subprocess
+
 
 @pytest.fixture(params=["trio", "asyncio"])
 def anyio_backend(request: pytest.FixtureRequest) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import types
+
 import supervisor
 
 EXPECTED = [
@@ -29,8 +31,23 @@ EXPECTED = [
 
 
 def test_public_names_are_pinned() -> None:
-    public = sorted(n for n in dir(supervisor) if not n.startswith("_"))
+    public = sorted(
+        n
+        for n in dir(supervisor)
+        if not n.startswith("_")
+        and not isinstance(getattr(supervisor, n), types.ModuleType)
+    )
     assert public == EXPECTED
+
+
+def test_testing_module_names_are_pinned() -> None:
+    import supervisor.testing
+
+    assert sorted(supervisor.testing.__all__) == [
+        "EventRecorder",
+        "HistoryError",
+        "check_history",
+    ]
 
 
 def test_every_public_name_claims_the_package() -> None:

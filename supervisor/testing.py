@@ -1,0 +1,133 @@
+"""Tools to test supervised code: record events, and check any recorded history.
+
+Typical use, with trio's mock clock::
+
+    from supervisor.testing import EventRecorder
+
+    recorder = EventRecorder()
+    async with open_supervisor(on_event=recorder) as sup:
+        ...
+    recorder.check()  # legal transitions, one terminal state each, monotonic times
+
+:func:`check_history` validates any sequence of :class:`~supervisor.TaskEvent` s,
+from ``on_event``, from ``sup.subscribe()``, or built by hand. A failed check raises
+:class:`HistoryError` (an ``AssertionError``) whose message explains the first
+broken rule and shows the history of the task concerned.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from typing import TYPE_CHECKING, final
+
+from ._status import TaskEvent, TaskStatus, is_legal_transition
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable
+
+__all__ = ["EventRecorder", "HistoryError", "check_history"]
+
+
+class HistoryError(AssertionError):
+    """A recorded history breaks a rule of the task lifecycle."""
+
+
+def _show(history: list[TaskEvent]) -> str:
+    lines = []
+    for e in history:
+        old = "(created)" if e.old is None else e.old.name
+        extra = f"  exception={e.exception!r}" if e.exception is not None else ""
+        lines.append(
+            f"    t={e.at!r}: {old} -> {e.new.name} (attempt {e.attempt}){extra}"
+        )
+    return "\n".join(lines)
+
+
+def check_history(events: Iterable[TaskEvent], *, complete: bool = True) -> None:
+    """Validate a recorded history of task events, task by task.
+
+    Checks, for every task:
+
+    - its first event creates it (``old`` None, ``new`` PENDING), and each later
+      event's ``old`` is the previous event's ``new``;
+    - every change is a legal transition of the lifecycle;
+    - at most one terminal status, and nothing after it;
+    - times never decrease; ``attempt`` never decreases and grows by one exactly on
+      each change to RUNNING;
+    - with ``complete=True`` (the default): the task ended terminal, as it must once
+      the supervisor's block has exited.
+
+    Raises:
+        HistoryError: naming the task, the rule it breaks, and its history.
+    """
+    by_task: dict[int, list[TaskEvent]] = defaultdict(list)
+    for event in events:
+        by_task[event.task_id].append(event)
+    for task_id, history in by_task.items():
+
+        def fail(
+            rule: str, history: list[TaskEvent] = history, task_id: int = task_id
+        ) -> None:
+            name = history[0].name
+            msg = f"task {task_id} ({name!r}): {rule}\n  history:\n{_show(history)}"
+            raise HistoryError(msg)
+
+        first = history[0]
+        if first.old is not None or first.new is not TaskStatus.PENDING:
+            fail("the first event must create the task (None -> PENDING)")
+        for before, after in itertools.pairwise(history):
+            if before.new.is_terminal:
+                fail(f"an event follows the terminal status {before.new.name}")
+            if after.old is not before.new:
+                fail(
+                    f"event says it left {after.old.name if after.old else None}, "
+                    f"but the task was {before.new.name}"
+                )
+            if not is_legal_transition(after.old, after.new):
+                fail(f"illegal transition {before.new.name} -> {after.new.name}")
+            if after.at < before.at:
+                fail(f"time went backwards: {before.at!r} then {after.at!r}")
+            expected = before.attempt + (1 if after.new is TaskStatus.RUNNING else 0)
+            if after.attempt != expected:
+                fail(
+                    f"attempt {after.attempt} on {after.new.name}, expected {expected}"
+                )
+        if complete and not history[-1].new.is_terminal:
+            fail(f"it never ended: last status {history[-1].new.name}")
+
+
+@final
+class EventRecorder:
+    """An ``on_event`` hook that keeps every :class:`~supervisor.TaskEvent`.
+
+    Pass it as ``open_supervisor(on_event=recorder)``. It never raises inside the
+    supervisor; check the history afterwards with :meth:`check`.
+    """
+
+    __slots__ = ("events",)
+
+    def __init__(self) -> None:
+        self.events: list[TaskEvent] = []
+
+    def __call__(self, event: TaskEvent) -> None:
+        self.events.append(event)
+
+    def history(self, task_id: int) -> list[TaskEvent]:
+        """The events of one task, in order."""
+        return [e for e in self.events if e.task_id == task_id]
+
+    def statuses(self, task_id: int) -> list[TaskStatus]:
+        """The statuses one task went through, in order."""
+        return [e.new for e in self.events if e.task_id == task_id]
+
+    def times(self, task_id: int, status: TaskStatus) -> list[float]:
+        """When one task entered ``status``, each time (e.g. RUNNING: attempt starts)."""
+        return [e.at for e in self.events if e.task_id == task_id and e.new is status]
+
+    def check(self, *, complete: bool = True) -> None:
+        """:func:`check_history` over everything recorded so far."""
+        check_history(self.events, complete=complete)
+
+    def __repr__(self) -> str:
+        return f"<supervisor.testing.EventRecorder {len(self.events)} events>"
