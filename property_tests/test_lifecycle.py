@@ -83,6 +83,11 @@ async def job(spec: TaskSpec) -> str:
 
 @given(st.data())
 def test_random_schedules_keep_the_lifecycle_valid(data: st.DataObject) -> None:
+    check_random_schedule(data)
+
+
+def check_random_schedule(data: st.DataObject) -> None:
+    """The property itself; negative controls run it against broken supervisors."""
     max_concurrent = data.draw(st.none() | st.integers(1, 3), label="max_concurrent")
     max_pending = data.draw(st.none() | st.integers(0, 3), label="max_pending")
     grace = data.draw(st.none() | st.integers(0, 4), label="shutdown_grace")
@@ -91,6 +96,7 @@ def test_random_schedules_keep_the_lifecycle_valid(data: st.DataObject) -> None:
     checker = Checker(max_concurrent, max_pending)
     submitted: list[tuple[TaskHandle[Any], TaskSpec]] = []
     cancelled_by_us: set[int] = set()
+    status_at_cancel: dict[int, TaskStatus] = {}
     net_fired = False
 
     async def canceller(handle: TaskHandle[Any], checkpoints: int) -> None:
@@ -98,6 +104,7 @@ def test_random_schedules_keep_the_lifecycle_valid(data: st.DataObject) -> None:
             await trio.lowlevel.checkpoint()
         if not handle.done():
             cancelled_by_us.add(handle.id)
+            status_at_cancel[handle.id] = handle.status
         handle.cancel()
 
     async def main() -> None:
@@ -182,6 +189,12 @@ def test_random_schedules_keep_the_lifecycle_valid(data: st.DataObject) -> None:
     for h, spec in submitted:
         history = checker.histories[h.id]
         statuses = [e.new for e in history]
+        # a cancel takes effect whatever it races with: a task cancelled while
+        # PENDING never runs, one cancelled while RUNNING ends CANCELLED
+        if status_at_cancel.get(h.id) is S.PENDING:
+            assert statuses == [S.PENDING, S.CANCELLED], (h, statuses)
+        elif status_at_cancel.get(h.id) is S.RUNNING:
+            assert h.status is S.CANCELLED, (h, statuses)
         # exactly one terminal state, and it is the last
         assert [s.is_terminal for s in statuses].count(True) == 1
         assert statuses[-1] is h.status
