@@ -1089,7 +1089,10 @@ class Supervisor(metaclass=NoPublicConstructor):
                 # Holding a slot with its runner scheduled, or waiting out its
                 # backoff: the runner sees the status and only frees what it holds.
                 self._active.pop(r._id, None)
-            self._record_end(r, _FAILED, now, r._exception, Decision.ESCALATE)
+            # Its own last failure; after a normal return (PERMANENT) it has none,
+            # and the supervisor giving up is what failed it.
+            # Guarded by test_given_up_restart_after_a_return_fails_with_the_give_up.
+            self._record_end(r, _FAILED, now, r._exception or error, Decision.ESCALATE)
         self.cancel()
 
     # ------------------------------------------------------------------------

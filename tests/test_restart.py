@@ -561,3 +561,25 @@ async def test_events_carry_each_decision(
         Decision.ESCALATE,
     )
     assert events[-1].task_id == sibling.id or sibling.status is S.CANCELLED
+
+
+async def test_given_up_restart_after_a_return_fails_with_the_give_up(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def returns() -> None:
+        await trio.sleep(1)
+
+    with pytest.raises(RestartIntensityExceeded) as info:
+        async with open_supervisor(max_restarts=1, restart_period=10) as sup:
+            waiting = sup.submit_nowait(
+                returns,
+                restart=Restart.PERMANENT,
+                backoff=Backoff(initial=5, jitter=0),
+            )
+            await trio.sleep(1.5)
+            sup.submit_nowait(boom, restart=Restart.PERMANENT)
+            await trio.sleep_forever()
+    # `waiting` returned at 1 (restart decision 1) and waits to restart at 6, when
+    # `boom` fails at 1.5 (decision 2: one too many)
+    assert (waiting.status, waiting.completed_at) == (S.FAILED, 1.5)
+    assert waiting.exception is info.value
