@@ -17,16 +17,19 @@ broken rule and shows the history of the task concerned.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import random
+import warnings
 from collections import defaultdict
-from typing import TYPE_CHECKING, final
+from typing import TYPE_CHECKING, Any, final
 
 from ._status import TaskEvent, TaskStatus, is_legal_transition
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from collections.abc import Iterable, Iterator
 
-__all__ = ["EventRecorder", "HistoryError", "check_history"]
+__all__ = ["EventRecorder", "HistoryError", "check_history", "hypothesis_scheduling"]
 
 
 class HistoryError(AssertionError):
@@ -131,3 +134,96 @@ class EventRecorder:
 
     def __repr__(self) -> str:
         return f"<supervisor.testing.EventRecorder {len(self.events)} events>"
+
+
+# ----------------------------------------------------------------------------
+# Hypothesis-chosen scheduling
+# ----------------------------------------------------------------------------
+
+
+def _trio_scheduler_hooks() -> Any:
+    """trio's private run module, if it still has the hooks this helper needs."""
+    try:
+        from trio._core import _run
+    except ImportError:  # pragma: no cover - trio moved its internals
+        return None
+    if not isinstance(getattr(_run, "_r", None), random.Random) and not hasattr(
+        getattr(_run, "_r", None), "shuffle"
+    ):
+        return None  # pragma: no cover - trio moved its internals
+    if not getattr(_run, "_ALLOW_DETERMINISTIC_SCHEDULING", False):
+        return None  # Hypothesis's trio plugin is not active: batches are not shuffled
+    return _run
+
+
+@final
+class _DrawnOrder:
+    """Stands in for trio's scheduler Random: each batch's order is a Hypothesis draw."""
+
+    def __init__(self, data: Any, fallback: random.Random) -> None:
+        self._data = data
+        self._fallback = fallback
+        self.batches = 0
+        self.stop: BaseException | None = None
+
+    def shuffle(self, batch: list[Any]) -> None:
+        if len(batch) < 2 or self.stop is not None:
+            return  # FIFO
+        from hypothesis import strategies as st
+
+        try:
+            order = self._data.draw(st.permutations(range(len(batch))))
+        except BaseException as exc:
+            # Broad on purpose: Hypothesis stops an example by raising from draw()
+            # (its data ran out, or the example is being abandoned). Raising that
+            # inside trio's scheduler loop would corrupt the run, so the rest of
+            # this run goes FIFO and the exception is re-raised after trio.run.
+            self.stop = exc
+            return
+        self.batches += 1
+        batch[:] = [batch[i] for i in order]
+
+    def random(self) -> float:
+        return self._fallback.random()
+
+    def uniform(self, a: float, b: float) -> float:
+        return self._fallback.uniform(a, b)
+
+
+@contextlib.contextmanager
+def hypothesis_scheduling(data: Any) -> Iterator[Any]:
+    """Let Hypothesis choose the order of every batch of runnable trio tasks.
+
+    Use it around ``trio.run`` inside a ``@given(st.data())`` test::
+
+        @given(st.data())
+        def test_no_race(data):
+            with hypothesis_scheduling(data):
+                trio.run(main, clock=MockClock(autojump_threshold=0))
+
+    Each batch's order is then a draw that Hypothesis records, so a failing
+    interleaving shrinks to a minimal one and replays identically. This relies on
+    private trio hooks (the scheduler's Random in ``trio._core._run``): if they have
+    moved, it warns and falls back to trio's own scheduling, which Hypothesis seeds
+    (deterministic, one interleaving per example). ``tests/test_testing.py`` guards
+    the hooks.
+    """
+    run_module = _trio_scheduler_hooks()
+    if run_module is None:
+        warnings.warn(
+            "hypothesis_scheduling: trio's scheduler hooks are not available; "
+            "falling back to seeded scheduling",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        yield None
+        return
+    original = run_module._r
+    order = _DrawnOrder(data, original)
+    run_module._r = order
+    try:
+        yield order
+    finally:
+        run_module._r = original
+    if order.stop is not None:
+        raise order.stop

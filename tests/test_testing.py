@@ -140,3 +140,82 @@ def test_plugin_checks_the_history_at_teardown(pytester: Any) -> None:
         ["*HistoryError*an event follows the terminal status COMPLETED*"]
     )
     assert result.ret != 0
+
+
+# ---------------------------------------------------------------------------
+# Hypothesis-chosen scheduling
+# ---------------------------------------------------------------------------
+
+
+def test_guard_trio_scheduler_hooks_are_where_the_kit_expects_them() -> None:
+    """Fails loudly if trio moves the private hooks hypothesis_scheduling relies on."""
+    import inspect
+
+    from trio._core import _run
+
+    from supervisor.testing import _trio_scheduler_hooks
+
+    assert _trio_scheduler_hooks() is _run
+    assert "_r.shuffle(batch)" in inspect.getsource(_run.Runner) + inspect.getsource(
+        _run
+    )
+
+
+def racy(data: Any) -> None:
+    """Wrong when `check` runs before `publish` in the same batch."""
+    from supervisor.testing import hypothesis_scheduling
+
+    seen: list[bool] = []
+
+    async def main() -> None:
+        published: list[int] = []
+
+        async def publish() -> None:
+            published.append(1)
+
+        async def check() -> None:
+            seen.append(bool(published))
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(publish)
+            nursery.start_soon(check)
+
+    with hypothesis_scheduling(data):
+        trio.run(main)
+    assert seen == [True]
+
+
+def test_hypothesis_scheduling_finds_an_order_dependent_race() -> None:
+    from hypothesis import given, settings, strategies as st
+
+    prop = settings(max_examples=50, database=None, derandomize=True)(
+        given(st.data())(racy)
+    )
+    with pytest.raises(AssertionError):
+        prop()
+
+
+def test_hypothesis_scheduling_draws_each_batch_and_restores_trio() -> None:
+    from hypothesis import given, settings, strategies as st
+    from trio._core import _run
+
+    from supervisor.testing import hypothesis_scheduling
+
+    original = _run._r
+    batches: list[int] = []
+
+    @settings(max_examples=5, database=None)
+    @given(st.data())
+    def prop(data: Any) -> None:
+        async def main() -> None:
+            async with trio.open_nursery() as nursery:
+                for _ in range(3):
+                    nursery.start_soon(trio.lowlevel.checkpoint)
+
+        with hypothesis_scheduling(data) as order:
+            trio.run(main)
+        batches.append(order.batches)
+        assert _run._r is original
+
+    prop()
+    assert all(n >= 1 for n in batches)
