@@ -47,6 +47,7 @@ def test_testing_module_names_are_pinned() -> None:
         "EventRecorder",
         "HistoryError",
         "check_history",
+        "hypothesis_scheduling",
     ]
 
 
