@@ -160,14 +160,15 @@ def _trio_scheduler_hooks() -> Any:
 class _DrawnOrder:
     """Stands in for trio's scheduler Random: each batch's order is a Hypothesis draw."""
 
-    def __init__(self, data: Any, fallback: random.Random) -> None:
+    def __init__(self, data: Any, fallback: random.Random, max_batches: int) -> None:
         self._data = data
         self._fallback = fallback
+        self._max_batches = max_batches
         self.batches = 0
         self.stop: BaseException | None = None
 
     def shuffle(self, batch: list[Any]) -> None:
-        if len(batch) < 2 or self.stop is not None:
+        if len(batch) < 2 or self.stop is not None or self.batches >= self._max_batches:
             return  # FIFO
         from hypothesis import strategies as st
 
@@ -191,7 +192,7 @@ class _DrawnOrder:
 
 
 @contextlib.contextmanager
-def hypothesis_scheduling(data: Any) -> Iterator[Any]:
+def hypothesis_scheduling(data: Any, *, max_batches: int = 200) -> Iterator[Any]:
     """Let Hypothesis choose the order of every batch of runnable trio tasks.
 
     Use it around ``trio.run`` inside a ``@given(st.data())`` test::
@@ -202,7 +203,9 @@ def hypothesis_scheduling(data: Any) -> Iterator[Any]:
                 trio.run(main, clock=MockClock(autojump_threshold=0))
 
     Each batch's order is then a draw that Hypothesis records, so a failing
-    interleaving shrinks to a minimal one and replays identically. This relies on
+    interleaving shrinks to a minimal one and replays identically. After
+    ``max_batches`` drawn batches a run goes on in FIFO order, so that long runs do
+    not use up the data Hypothesis allows one example. This relies on
     private trio hooks (the scheduler's Random in ``trio._core._run``): if they have
     moved, it warns and falls back to trio's own scheduling, which Hypothesis seeds
     (deterministic, one interleaving per example). ``tests/test_testing.py`` guards
@@ -219,10 +222,18 @@ def hypothesis_scheduling(data: Any) -> Iterator[Any]:
         yield None
         return
     original = run_module._r
-    order = _DrawnOrder(data, original)
+    order = _DrawnOrder(data, original, max_batches)
     run_module._r = order
     try:
         yield order
+    except BaseException:
+        # Broad on purpose: once Hypothesis stopped the example inside a draw, what
+        # the run raised afterwards (e.g. the test's own draw on frozen data) is
+        # fallout; the stop signal is what Hypothesis needs to see. Anything else
+        # is re-raised as it is.
+        if order.stop is not None:
+            raise order.stop from None
+        raise
     finally:
         run_module._r = original
     if order.stop is not None:
