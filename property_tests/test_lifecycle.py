@@ -25,7 +25,7 @@ from supervisor import (
 from supervisor._status import is_legal_transition
 from supervisor.testing import hypothesis_scheduling
 
-from .strategies import TaskSpec, shutdown_modes, task_specs
+from .strategies import TaskSpec, run_spec, shutdown_modes, task_specs
 
 S = TaskStatus
 
@@ -73,13 +73,7 @@ class Checker:
             assert self.sup.health().waiting <= self.max_pending, "too many waiting"
 
 
-async def job(spec: TaskSpec) -> str:
-    if spec.outcome == "hang":
-        await trio.sleep_forever()
-    await trio.sleep(spec.duration)
-    if spec.outcome == "raise":
-        raise ValueError("task failed")
-    return "done"
+job = run_spec
 
 
 @given(st.data())

@@ -24,12 +24,24 @@ import warnings
 from collections import defaultdict
 from typing import TYPE_CHECKING, Any, final
 
+import attrs
+import trio
+
 from ._status import TaskEvent, TaskStatus, is_legal_transition
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
 
-__all__ = ["EventRecorder", "HistoryError", "check_history", "hypothesis_scheduling"]
+__all__ = [
+    "EventRecorder",
+    "HistoryError",
+    "TaskSpec",
+    "check_history",
+    "hypothesis_scheduling",
+    "run_spec",
+    "shutdown_modes",
+    "task_specs",
+]
 
 
 class HistoryError(AssertionError):
@@ -238,3 +250,60 @@ def hypothesis_scheduling(data: Any, *, max_batches: int = 200) -> Iterator[Any]
         run_module._r = original
     if order.stop is not None:
         raise order.stop
+
+
+# ----------------------------------------------------------------------------
+# Hypothesis strategies for scenarios (need hypothesis installed)
+# ----------------------------------------------------------------------------
+
+
+@attrs.frozen
+class TaskSpec:
+    """One task of a drawn scenario: how long it runs and how it ends.
+
+    ``run_spec(spec)`` is an async function that behaves so: it sleeps ``duration``
+    virtual seconds, then returns ``"done"`` or raises ``ValueError`` ("hang" sleeps
+    forever). The other fields are for the scenario's driver: the per-attempt
+    ``timeout``, after how many checkpoints a concurrent task cancels it (or None),
+    and how long after the previous submission it is submitted.
+    """
+
+    duration: int
+    outcome: str  # "return" | "raise" | "hang"
+    timeout: int | None = None
+    cancel_after: int | None = None
+    submit_delay: int = 0
+
+
+async def run_spec(spec: TaskSpec) -> str:
+    """Behave as ``spec`` says (see :class:`TaskSpec`)."""
+    if spec.outcome == "hang":
+        await trio.sleep_forever()
+    await trio.sleep(spec.duration)
+    if spec.outcome == "raise":
+        msg = "task failed"
+        raise ValueError(msg)
+    return "done"
+
+
+def task_specs(*, max_duration: int = 5, max_timeout: int = 6) -> Any:
+    """A Hypothesis strategy of :class:`TaskSpec` (durations in whole virtual seconds)."""
+    from hypothesis import strategies as st
+
+    return st.builds(
+        TaskSpec,
+        duration=st.integers(0, max_duration),
+        outcome=st.sampled_from(["return", "raise", "hang"]),
+        timeout=st.none() | st.integers(1, max_timeout),
+        cancel_after=st.none() | st.integers(0, 6),
+        submit_delay=st.integers(0, 3),
+    )
+
+
+def shutdown_modes() -> Any:
+    """A strategy of the ways a scenario ends its supervisor: leaving the block
+    ("exit"), ``shutdown(grace=...)`` ("grace"), ``sup.cancel()`` ("cancel"), a
+    cancelled scope around the block ("outer"), or the body raising ("body_raises")."""
+    from hypothesis import strategies as st
+
+    return st.sampled_from(["exit", "grace", "cancel", "outer", "body_raises"])

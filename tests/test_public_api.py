@@ -46,8 +46,12 @@ def test_testing_module_names_are_pinned() -> None:
     assert sorted(supervisor.testing.__all__) == [
         "EventRecorder",
         "HistoryError",
+        "TaskSpec",
         "check_history",
         "hypothesis_scheduling",
+        "run_spec",
+        "shutdown_modes",
+        "task_specs",
     ]
 
 
