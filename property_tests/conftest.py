@@ -1,7 +1,12 @@
 """Hypothesis profiles: a modest default, and a thorough one for nightly runs.
 
 Select with ``SUPERVISOR_HYPOTHESIS_PROFILE=thorough`` (>= 10,000 examples per
-property). ``deadline=None``: each example runs a whole ``trio.run``.
+property), and lift pytest's hang watchdog, which such long tests would trip::
+
+    SUPERVISOR_HYPOTHESIS_PROFILE=thorough .venv/bin/python -m pytest property_tests \
+        -o faulthandler_timeout=0
+
+``deadline=None``: each example runs a whole ``trio.run``.
 """
 
 from __future__ import annotations
