@@ -14,11 +14,18 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from supervisor import TaskStatus
+from supervisor import Backoff, TaskStatus
 from supervisor._handle import TaskHandle
+from supervisor._intensity import RestartWindow
 from supervisor._supervisor import Supervisor
 
 from .test_lifecycle import check_random_schedule
+from .test_restarts import (
+    check_restarts_model,
+    max_restarts_values,
+    periods,
+    specs as restart_specs,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -69,6 +76,33 @@ def pending_task_not_cancelled_at_shutdown(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setattr(Supervisor, "_cancel_queue", lambda self: None)
 
 
+def illegal_transition_on_completion(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Supervisor._set_status
+
+    def set_status(
+        self: Supervisor, h: TaskHandle[Any], new: TaskStatus, now: float, *args: Any
+    ) -> None:
+        if new is TaskStatus.COMPLETED:
+            real(self, h, TaskStatus.FAILED, now)  # passes through FAILED first
+            h._status = TaskStatus.RUNNING  # (so the real check lets COMPLETED through)
+        real(self, h, new, now, *args)
+
+    monkeypatch.setattr(Supervisor, "_set_status", set_status)
+
+
+def health_miscounts_cancelled_tasks(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Supervisor._record_end
+
+    def record_end(
+        self: Supervisor, h: TaskHandle[Any], status: TaskStatus, *args: Any
+    ) -> None:
+        real(self, h, status, *args)
+        if status is TaskStatus.CANCELLED:
+            self._cancelled_count -= 1
+
+    monkeypatch.setattr(Supervisor, "_record_end", record_end)
+
+
 @pytest.mark.parametrize(
     "breakage",
     [
@@ -76,6 +110,8 @@ def pending_task_not_cancelled_at_shutdown(monkeypatch: pytest.MonkeyPatch) -> N
         started_at_taken_at_submission,
         cancel_lost_when_it_races_the_start,
         pending_task_not_cancelled_at_shutdown,
+        illegal_transition_on_completion,
+        health_miscounts_cancelled_tasks,
     ],
 )
 def test_property_finds_the_broken_supervisor(
@@ -92,6 +128,56 @@ def test_property_finds_the_broken_supervisor(
     with pytest.raises(BaseException) as info:  # noqa: PT011 - checked just below
         prop()
     # every failure found is a broken invariant, not a crash of the control itself
+    assert all(isinstance(leaf, AssertionError) for leaf in leaves(info.value)), (
+        info.value
+    )
+
+
+# ---------------------------------------------------------------------------
+# restart intensity and backoff: the exact-model property of test_restarts.py
+# ---------------------------------------------------------------------------
+
+
+def intensity_window_open_at_its_far_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    def prune(self: RestartWindow, now: float) -> None:
+        times = self._times
+        while times and now - times[0] >= self._period:  # should be >
+            times.popleft()
+
+    monkeypatch.setattr(RestartWindow, "_prune", prune)
+
+
+def backoff_one_step_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = Backoff.delay
+
+    def delay(self: Backoff, attempts: int, rng: Any) -> float:
+        return real(self, attempts + 1, rng)
+
+    monkeypatch.setattr(Backoff, "delay", delay)
+
+
+@pytest.mark.parametrize(
+    "breakage", [intensity_window_open_at_its_far_end, backoff_one_step_ahead]
+)
+def test_restart_property_finds_the_broken_supervisor(
+    breakage: Callable[[pytest.MonkeyPatch], None], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    breakage(monkeypatch)
+    prop = settings(
+        settings.default,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )(
+        given(
+            tasks=st.lists(restart_specs, min_size=1, max_size=5),
+            max_restarts=max_restarts_values,
+            period=periods,
+        )(check_restarts_model)
+    )
+    with pytest.raises(BaseException) as info:  # noqa: PT011 - checked just below
+        prop()
     assert all(isinstance(leaf, AssertionError) for leaf in leaves(info.value)), (
         info.value
     )
