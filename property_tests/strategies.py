@@ -12,5 +12,5 @@ from supervisor.testing import (
 
 __all__ = ["TaskSpec", "run_spec", "shutdown_modes", "task_specs"]
 
-task_specs = _task_specs()
+task_specs = _task_specs(restarts=True)
 shutdown_modes = _shutdown_modes()

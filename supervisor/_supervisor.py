@@ -1058,6 +1058,8 @@ class Supervisor(metaclass=NoPublicConstructor):
     def _start_attempt(self, h: TaskHandle[Any]) -> None:
         """Spawn the runner of ``h``'s next attempt; ``h`` already holds a slot."""
         self._active[h._id] = h
+        if self._idle is not None:  # draining: this slot may leave the rest stuck
+            self._check_idle()
         context = h._context
         assert context is not None
         if h._extra is None or h._extra.restart is _TEMPORARY:
@@ -1228,10 +1230,30 @@ class Supervisor(metaclass=NoPublicConstructor):
             self._room.wake_one()
 
     def _check_idle(self) -> None:
-        """Wake a graceful shutdown once only PERMANENT tasks are left."""
+        """Wake a graceful shutdown once only PERMANENT tasks are left, or once the
+        one-shot work left can never get a slot."""
         idle = self._idle
-        if idle is not None and self._n_live == self._n_permanent_live:
+        if idle is not None and (
+            self._n_live == self._n_permanent_live or self._one_shot_work_is_stuck()
+        ):
             idle.set()
+
+    def _one_shot_work_is_stuck(self) -> bool:
+        """Every slot is held by a PERMANENT task, so no waiting one-shot task can
+        start before shutdown stops them, which it does only after the one-shot
+        work drained: without this, a graceful shutdown with no grace would wait
+        forever. Guarded by test_shutdown_does_not_wait_for_work_stuck_behind_permanent.
+        """
+        limit = self._max_concurrent
+        # Every slot held by a task in _active: a slot still being handed on by a
+        # finishing runner may yet go to a waiting task.
+        if limit is None or len(self._active) < limit:
+            return False
+        for h in self._active.values():
+            extra = h._extra
+            if extra is None or extra.restart is not _PERMANENT:
+                return False
+        return True
 
     def _cancel_waiting(self, h: TaskHandle[Any]) -> None:
         """handle.cancel() of a PENDING or RESTARTING task: it ends CANCELLED and no
@@ -1327,8 +1349,8 @@ class Supervisor(metaclass=NoPublicConstructor):
             await h.wait()
 
     async def _wait_idle(self) -> None:
-        """Wait until only PERMANENT tasks are left."""
-        if self._n_live == self._n_permanent_live:
+        """Wait until only PERMANENT tasks are left (or the rest is stuck)."""
+        if self._n_live == self._n_permanent_live or self._one_shot_work_is_stuck():
             return
         idle = self._idle
         if idle is None:
@@ -1354,7 +1376,9 @@ class Supervisor(metaclass=NoPublicConstructor):
                 with self._backend.CancelScope(deadline=self._clock() + grace):
                     await self._wait_idle()
             if self._n_live != self._n_permanent_live:
-                self._cancel_one_shot()  # grace expired
+                # Grace expired, or what is left can never get a slot before the
+                # PERMANENT tasks are stopped.
+                self._cancel_one_shot()
             if not self._no_starts:  # the first drain to get here runs phase 2
                 await self._stop_permanent()
                 self._stop.set()

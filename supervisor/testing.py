@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, final
 import attrs
 import trio
 
+from ._spec import Backoff, Restart
 from ._status import TaskEvent, TaskStatus, is_legal_transition
 
 if TYPE_CHECKING:
@@ -265,7 +266,8 @@ class TaskSpec:
     virtual seconds, then returns ``"done"`` or raises ``ValueError`` ("hang" sleeps
     forever). The other fields are for the scenario's driver: the per-attempt
     ``timeout``, after how many checkpoints a concurrent task cancels it (or None),
-    and how long after the previous submission it is submitted.
+    how long after the previous submission it is submitted, and its restart policy,
+    ``max_attempts`` and ``backoff`` (every attempt behaves the same).
     """
 
     duration: int
@@ -273,6 +275,9 @@ class TaskSpec:
     timeout: int | None = None
     cancel_after: int | None = None
     submit_delay: int = 0
+    restart: Restart = Restart.TEMPORARY
+    max_attempts: int | None = None
+    backoff: Backoff | None = None
 
 
 async def run_spec(spec: TaskSpec) -> str:
@@ -286,10 +291,30 @@ async def run_spec(spec: TaskSpec) -> str:
     return "done"
 
 
-def task_specs(*, max_duration: int = 5, max_timeout: int = 6) -> Any:
-    """A Hypothesis strategy of :class:`TaskSpec` (durations in whole virtual seconds)."""
+def task_specs(
+    *, max_duration: int = 5, max_timeout: int = 6, restarts: bool = False
+) -> Any:
+    """A Hypothesis strategy of :class:`TaskSpec` (durations in whole virtual seconds).
+
+    With ``restarts=True`` it also draws a restart policy; a task that may restart
+    always gets a ``max_attempts`` (1 to 3), so no drawn task restarts forever, and
+    maybe an exact backoff (jitter 0).
+    """
     from hypothesis import strategies as st
 
+    restart: Any = st.just(Restart.TEMPORARY)
+    max_attempts: Any = st.none()
+    backoff: Any = st.none()
+    if restarts:
+        restart = st.sampled_from(list(Restart))
+        max_attempts = st.integers(1, 3)
+        backoff = st.none() | st.builds(
+            Backoff,
+            initial=st.integers(1, 2),
+            maximum=st.just(4),
+            multiplier=st.just(2),
+            jitter=st.just(0),
+        )
     return st.builds(
         TaskSpec,
         duration=st.integers(0, max_duration),
@@ -297,6 +322,9 @@ def task_specs(*, max_duration: int = 5, max_timeout: int = 6) -> Any:
         timeout=st.none() | st.integers(1, max_timeout),
         cancel_after=st.none() | st.integers(0, 6),
         submit_delay=st.integers(0, 3),
+        restart=restart,
+        max_attempts=max_attempts,
+        backoff=backoff,
     )
 
 

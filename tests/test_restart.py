@@ -583,3 +583,16 @@ async def test_given_up_restart_after_a_return_fails_with_the_give_up(
     # `boom` fails at 1.5 (decision 2: one too many)
     assert (waiting.status, waiting.completed_at) == (S.FAILED, 1.5)
     assert waiting.exception is info.value
+
+
+async def test_shutdown_does_not_wait_for_work_stuck_behind_permanent(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """All slots held by PERMANENT tasks: queued one-shot work could never start."""
+    async with open_supervisor(max_concurrent=1) as sup:
+        service = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await trio.sleep(1)
+        queued = sup.submit_nowait(trio.sleep, 1)
+    assert trio.current_time() == 1  # no wait: the queued task could never run
+    assert (queued.status, queued.started_at) == (S.CANCELLED, None)
+    assert (service.status, service.completed_at) == (S.CANCELLED, 1)
