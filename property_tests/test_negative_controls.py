@@ -31,6 +31,23 @@ if TYPE_CHECKING:
     from collections.abc import Callable
 
 
+def assert_finds_the_bug(prop: Callable[[], None]) -> None:
+    """Run a property with the default budget; it must fail on a broken invariant."""
+    prop = settings(
+        settings.default,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],  # finding it is the point; shrinking only costs time
+        suppress_health_check=list(HealthCheck),
+    )(prop)
+    with pytest.raises(BaseException) as info:  # noqa: PT011 - checked just below
+        prop()
+    # every failure found is a broken invariant, not a crash of the control itself
+    assert all(isinstance(leaf, AssertionError) for leaf in leaves(info.value)), (
+        info.value
+    )
+
+
 def leaves(exc: BaseException) -> list[BaseException]:
     if isinstance(exc, BaseExceptionGroup):
         return [leaf for sub in exc.exceptions for leaf in leaves(sub)]
@@ -118,19 +135,7 @@ def test_property_finds_the_broken_supervisor(
     breakage: Callable[[pytest.MonkeyPatch], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     breakage(monkeypatch)
-    prop = settings(
-        settings.default,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],  # finding it is the point; shrinking only costs time
-        suppress_health_check=list(HealthCheck),
-    )(given(st.data())(check_random_schedule))
-    with pytest.raises(BaseException) as info:  # noqa: PT011 - checked just below
-        prop()
-    # every failure found is a broken invariant, not a crash of the control itself
-    assert all(isinstance(leaf, AssertionError) for leaf in leaves(info.value)), (
-        info.value
-    )
+    assert_finds_the_bug(given(st.data())(check_random_schedule))
 
 
 # ---------------------------------------------------------------------------
@@ -163,21 +168,10 @@ def test_restart_property_finds_the_broken_supervisor(
     breakage: Callable[[pytest.MonkeyPatch], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     breakage(monkeypatch)
-    prop = settings(
-        settings.default,
-        database=None,
-        derandomize=True,
-        phases=[Phase.generate],
-        suppress_health_check=list(HealthCheck),
-    )(
+    assert_finds_the_bug(
         given(
             tasks=st.lists(restart_specs, min_size=1, max_size=5),
             max_restarts=max_restarts_values,
             period=periods,
         )(check_restarts_model)
-    )
-    with pytest.raises(BaseException) as info:  # noqa: PT011 - checked just below
-        prop()
-    assert all(isinstance(leaf, AssertionError) for leaf in leaves(info.value)), (
-        info.value
     )

@@ -636,18 +636,23 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._check_submission(
             fn, timeout, name, "submit", restart, max_attempts, backoff
         )
-        await self._backend.checkpoint_if_cancelled()
-        while True:
-            if self._closed:
-                raise self._closed_error()
-            if self._has_room():
-                break
-            await self._room.wait()
+        await self._wait_for_room()
         h = self._accept(fn, args, name, timeout, restart, max_attempts, backoff)
         # The task is accepted: from here on a cancel must not make the caller lose
         # its handle, so the schedule point is shielded.
         await self._backend.cancel_shielded_checkpoint()
         return h
+
+    async def _wait_for_room(self) -> None:
+        """Backpressure: return once a new task may be accepted (FIFO with other
+        waiters). Raises SupervisorClosed once closed. Cancellable; accepts nothing."""
+        await self._backend.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                raise self._closed_error()
+            if self._has_room():
+                return
+            await self._room.wait()
 
     def submit_nowait(
         self,
@@ -749,13 +754,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             fn, timeout, name, "start_child", restart, max_attempts, backoff
         )
         _check_takes_task_status(fn)
-        await self._backend.checkpoint_if_cancelled()
-        while True:
-            if self._closed:
-                raise self._closed_error()
-            if self._has_room():
-                break
-            await self._room.wait()
+        await self._wait_for_room()
         h = self._accept(
             fn, args, name, timeout, restart, max_attempts, backoff, start=True
         )
