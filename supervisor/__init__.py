@@ -3,7 +3,15 @@
 Every public name lives here; the modules behind them are private.
 """
 
+from ._actor import (
+    Actor as Actor,
+    ActorRef as ActorRef,
+    ActorStatistics as ActorStatistics,
+)
 from ._errors import (
+    ActorCrashed as ActorCrashed,
+    ActorStopped as ActorStopped,
+    MailboxFull as MailboxFull,
     QueueFull as QueueFull,
     RestartIntensityExceeded as RestartIntensityExceeded,
     SupervisorClosed as SupervisorClosed,

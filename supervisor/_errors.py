@@ -8,7 +8,10 @@ The hierarchy::
     │   ├── QueueFull                 submit_nowait while max_pending tasks already wait
     │   ├── TaskFailed                handle.result() of a FAILED task (__cause__: its error)
     │   ├── TaskCancelled             handle.result() of a CANCELLED task
-    │   └── RestartIntensityExceeded  too many restarts in the window (raised out of the block)
+    │   ├── RestartIntensityExceeded  too many restarts in the window (raised out of the block)
+    │   ├── MailboxFull               ref.send_nowait() to a full mailbox
+    │   ├── ActorCrashed              ref.call() whose handler raised (__cause__: its error)
+    │   └── ActorStopped              send/call to an actor that has stopped for good
     └── TimeoutError
         └── TaskTimeout               recorded as handle.exception when an attempt's timeout expires
 
@@ -45,3 +48,15 @@ class RestartIntensityExceeded(SupervisorError):
 
 class TaskTimeout(TimeoutError):
     """An attempt ran longer than its ``timeout``; recorded as the task's exception."""
+
+
+class MailboxFull(SupervisorError):
+    """``send_nowait`` found the actor's mailbox full."""
+
+
+class ActorCrashed(SupervisorError):
+    """The handler of this call raised; ``__cause__`` is its exception."""
+
+
+class ActorStopped(SupervisorError):
+    """The actor has stopped for good (or stopped before handling this message)."""

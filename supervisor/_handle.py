@@ -276,6 +276,7 @@ class Extra:
         "backoff",
         "held",
         "max_attempts",
+        "on_end",
         "ready_event",
         "restart",
         "starter",
@@ -297,3 +298,5 @@ class Extra:
         self.strategy_stop = False
         #: RESTARTING and held by a group restart, with no runner.
         self.held = False
+        #: Called once when the task becomes terminal (actors close their mailbox).
+        self.on_end: Callable[[], None] | None = None

@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 import anyio
 import trio
 
+from ._actor import ActorRef, spawn_actor as _spawn_actor
 from ._backend import NEG_INF, Backend, current_backend, current_clock
 from ._errors import (
     QueueFull,
@@ -54,11 +55,14 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
     from typing import TypeVarTuple
 
+    from ._actor import Actor
     from ._backend import Event, Nursery
 
     PosArgsT = TypeVarTuple("PosArgsT")
 
 T = TypeVar("T")
+MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
 
 logger: Final = logging.getLogger("supervisor")
 
@@ -260,6 +264,7 @@ class Supervisor(metaclass=NoPublicConstructor):
     __slots__ = (
         "_CancelScope",
         "_active",
+        "_actors",
         "_backend",
         "_cancelled_count",
         "_cancelling",
@@ -376,6 +381,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             None if strategy is Strategy.ONE_FOR_ONE else {}
         )
         self._group_lock = backend.Lock()
+        self._actors: dict[str, ActorRef[Any, Any]] = {}  # live actors by name
         self._group_event: Event | None = None
         self._restarting: dict[int, TaskHandle[Any]] = {}  # status RESTARTING
         # RESTARTING tasks whose backoff is over, waiting for a slot: served before
@@ -465,6 +471,10 @@ class Supervisor(metaclass=NoPublicConstructor):
             if ready is not None:  # a start_child call waits: it sees the end
                 extra.ready_event = None
                 ready.set()
+            on_end = extra.on_end
+            if on_end is not None:
+                extra.on_end = None
+                on_end()
         if status is _COMPLETED:
             self._completed += 1
             self._window.add(now, False)
@@ -787,6 +797,41 @@ class Supervisor(metaclass=NoPublicConstructor):
             msg = f"task {h._name!r} (id {h._id}) was cancelled before it was ready"
             raise TaskCancelled(msg)
         return h
+
+    async def spawn_actor(
+        self,
+        factory: Callable[..., Actor[MsgT, ReplyT]],
+        *args: object,
+        name: str,
+        mailbox_size: int = 100,
+        restart: Restart = _PERMANENT,
+        max_attempts: int | None = None,
+        backoff: Backoff | None = None,
+        stop_timeout: float = 5.0,
+    ) -> ActorRef[MsgT, ReplyT]:
+        """Start an actor: ``factory(*args)`` builds each instance (once per start).
+
+        Returns its :class:`ActorRef` once ``on_start`` succeeded; a failing
+        ``on_start`` raises :class:`TaskFailed` with the real exception as cause
+        (unless the restart policy retries it). The actor is a supervised child: it
+        has a handle, a restart policy, and takes part in strategies, intensity and
+        shutdown order. ``name`` is unique among this supervisor's live actors.
+        """
+        return await _spawn_actor(
+            self,
+            factory,
+            *args,
+            name=name,
+            mailbox_size=mailbox_size,
+            restart=restart,
+            max_attempts=max_attempts,
+            backoff=backoff,
+            stop_timeout=stop_timeout,
+        )
+
+    def whereis(self, name: str) -> ActorRef[Any, Any] | None:
+        """The live actor named ``name``, or None."""
+        return self._actors.get(name)
 
     # ------------------------------------------------------------------------
     # running (the hot path)

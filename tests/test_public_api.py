@@ -7,12 +7,18 @@ import types
 import supervisor
 
 EXPECTED = [
+    "Actor",
+    "ActorCrashed",
+    "ActorRef",
+    "ActorStatistics",
+    "ActorStopped",
     "Backoff",
     "Decision",
     "EventSubscription",
     "Health",
     "HealthReport",
     "HealthRules",
+    "MailboxFull",
     "QueueFull",
     "Restart",
     "RestartIntensityExceeded",

@@ -1,0 +1,371 @@
+"""Actors: supervised children that handle messages from a bounded mailbox.
+
+An actor is a ``start_child`` child of a supervisor. Its function builds an
+instance from the factory, runs ``on_start``, then handles one message at a time.
+The mailbox belongs to the :class:`ActorRef`, not to the instance: when a handler
+raises, the actor crashes and (by its restart policy) a fresh instance carries on
+with the messages queued behind the crashing one, in order. The caller of the
+crashing message gets :class:`ActorCrashed`; callers still queued when the actor
+stops for good get :class:`ActorStopped`. No caller waits forever.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+
+import attrs
+
+from ._errors import ActorCrashed, ActorStopped, MailboxFull
+from ._spec import Restart
+from ._util import NoPublicConstructor
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from ._backend import Backend, Event
+    from ._handle import TaskHandle
+    from ._spec import Backoff
+    from ._supervisor import Supervisor
+
+MsgT = TypeVar("MsgT")
+ReplyT = TypeVar("ReplyT")
+
+
+class Actor(Generic[MsgT, ReplyT]):
+    """Base class of actors. Override :meth:`handle`; the other hooks are optional.
+
+    One instance handles messages one at a time; a restart builds a new instance
+    through the factory given to ``spawn_actor``, so state starts afresh.
+    """
+
+    async def on_start(self) -> None:
+        """Runs before the first message. Raising here fails this start."""
+
+    async def handle(self, message: MsgT) -> ReplyT:
+        """Handle one message; the return value is the reply to ``call``."""
+        raise NotImplementedError
+
+    async def on_stop(self, reason: BaseException | None) -> None:
+        """Runs on every stop (crash, cancellation, shutdown), shielded and bounded
+        by ``stop_timeout``; ``reason`` is what stopped it (None: returned)."""
+
+
+@final
+class _Reply:
+    """Where a ``call`` waits for its answer. ``abandoned`` once the caller gave up:
+    a late answer is then dropped without harming the actor."""
+
+    __slots__ = ("abandoned", "error", "event", "value")
+
+    def __init__(self, event: Event) -> None:
+        self.event = event
+        self.value: object = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+    def set(self, value: object) -> None:
+        if not self.event.is_set():
+            self.value = value
+            self.event.set()
+
+    def fail(self, error: BaseException) -> None:
+        if not self.event.is_set():
+            self.error = error
+            self.event.set()
+
+
+@attrs.frozen
+class ActorStatistics:
+    """A snapshot of one actor, from :meth:`ActorRef.statistics`."""
+
+    name: str
+    mailbox_depth: int
+    mailbox_size: int
+    processed: int
+    failed: int
+    restarts: int
+    stopped: bool
+
+
+@final
+class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
+    """The address of an actor; valid across its restarts. Compared by identity."""
+
+    __slots__ = (
+        "_backend",
+        "_closed",
+        "_failed",
+        "_handle",
+        "_mailbox",
+        "_name",
+        "_processed",
+        "_room",
+        "_size",
+        "_wakeup",
+    )
+
+    def __init__(self, name: str, size: int, backend: Backend) -> None:
+        from ._supervisor import _Waiters  # the FIFO waiting room of submit
+
+        self._name = name
+        self._size = size
+        self._backend = backend
+        self._mailbox: deque[tuple[object, _Reply | None]] = deque()
+        self._room = _Waiters(backend)
+        self._wakeup: Event | None = None
+        self._closed = False
+        self._processed = 0
+        self._failed = 0
+        self._handle: TaskHandle[Any] | None = None
+
+    @property
+    def name(self) -> str:
+        return self._name
+
+    @property
+    def handle(self) -> TaskHandle[Any]:
+        """The supervised task running this actor."""
+        assert self._handle is not None
+        return self._handle
+
+    # -- the sending side ------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._closed:
+            msg = f"actor {self._name!r} has stopped"
+            raise ActorStopped(msg)
+
+    def _put(self, message: object, reply: _Reply | None) -> None:
+        self._mailbox.append((message, reply))
+        wakeup = self._wakeup
+        if wakeup is not None:
+            self._wakeup = None
+            wakeup.set()
+
+    async def _wait_for_room(self) -> None:
+        await self._backend.checkpoint_if_cancelled()
+        while True:
+            self._check_open()
+            if len(self._mailbox) < self._size:
+                return
+            await self._room.wait()
+
+    def send_nowait(self, message: MsgT) -> None:
+        """Queue ``message`` without waiting.
+
+        Raises:
+            MailboxFull: ``mailbox_size`` messages already wait.
+            ActorStopped: the actor has stopped for good.
+        """
+        self._check_open()
+        if len(self._mailbox) >= self._size:
+            msg = f"actor {self._name!r}: mailbox full ({self._size} messages)"
+            raise MailboxFull(msg)
+        self._put(message, None)
+
+    async def send(self, message: MsgT) -> None:
+        """Queue ``message``, waiting for room in the mailbox (FIFO with other
+        senders). A checkpoint; if cancelled, nothing was sent.
+
+        Raises:
+            ActorStopped: the actor has stopped for good.
+        """
+        await self._wait_for_room()
+        self._put(message, None)
+        await self._backend.cancel_shielded_checkpoint()
+
+    async def call(self, message: MsgT, *, timeout: float | None = None) -> ReplyT:  # noqa: ASYNC109 - documented per-call deadline, as trio.fail_after would give
+        """Send ``message`` and wait for the handler's return value.
+
+        Raises:
+            ActorCrashed: the handler raised (``__cause__``: its exception); the
+                actor restarts by its policy.
+            ActorStopped: the actor stopped for good before answering.
+            TimeoutError: no answer within ``timeout`` seconds; the late answer is
+                dropped and the actor is unharmed.
+
+        A checkpoint. If cancelled after sending, the message is still handled and
+        its answer dropped.
+        """
+        if timeout is not None and not (timeout > 0):
+            msg = f"timeout must be > 0 or None, got {timeout!r}"
+            raise ValueError(msg)
+        deadline = (
+            math.inf if timeout is None else self._backend.current_time() + timeout
+        )
+        with self._backend.CancelScope(deadline=deadline) as scope:
+            await self._wait_for_room()
+            reply = _Reply(self._backend.Event())
+            self._put(message, reply)
+            try:
+                await reply.event.wait()
+            finally:
+                if not reply.event.is_set():
+                    reply.abandoned = True  # cancelled or timed out: drop the answer
+        if scope.cancelled_caught:
+            msg = f"actor {self._name!r} did not answer within {timeout!r} seconds"
+            raise TimeoutError(msg)
+        if reply.error is not None:
+            raise reply.error
+        return reply.value  # type: ignore[return-value]  # the handler's ReplyT
+
+    def statistics(self) -> ActorStatistics:
+        handle = self._handle
+        return ActorStatistics(
+            name=self._name,
+            mailbox_depth=len(self._mailbox),
+            mailbox_size=self._size,
+            processed=self._processed,
+            failed=self._failed,
+            restarts=0 if handle is None else max(0, handle.attempts - 1),
+            stopped=self._closed,
+        )
+
+    # -- the receiving side (the actor's own task) -------------------------------
+
+    async def _receive(self) -> tuple[object, _Reply | None]:
+        mailbox = self._mailbox
+        while not mailbox:
+            wakeup = self._wakeup
+            if wakeup is None:
+                wakeup = self._wakeup = self._backend.Event()
+            await wakeup.wait()
+        return mailbox[0]
+
+    def _done_with_first(self) -> None:
+        self._mailbox.popleft()
+        self._room.wake_one()
+
+    def _close(self) -> None:
+        """The actor stopped for good: every caller still waiting is told."""
+        self._closed = True
+        while self._mailbox:
+            _, reply = self._mailbox.popleft()
+            if reply is not None:
+                msg = f"actor {self._name!r} stopped before handling the message"
+                reply.fail(ActorStopped(msg))
+        self._room.wake_all()
+
+    def __repr__(self) -> str:
+        return f"<supervisor.ActorRef {self._name!r} {len(self._mailbox)}/{self._size}>"
+
+
+async def _actor_main(
+    ref: ActorRef[Any, Any],
+    factory: Callable[..., Actor[Any, Any]],
+    args: tuple[Any, ...],
+    stop_timeout: float,
+    *,
+    task_status: Any,
+) -> None:
+    """The supervised function of an actor: one instance, until it stops."""
+    backend = ref._backend
+    instance = factory(*args)
+    reason: BaseException | None = None
+    try:
+        await instance.on_start()
+        task_status.started(ref)
+        while True:
+            # An accepted message is always handled, even if its caller gave up
+            # meanwhile (then only the answer is dropped).
+            message, reply = await ref._receive()
+            try:
+                value = await instance.handle(message)
+            except Exception as exc:
+                ref._failed += 1
+                ref._done_with_first()
+                if reply is not None and not reply.abandoned:
+                    msg = f"actor {ref._name!r} crashed handling {message!r}"
+                    error = ActorCrashed(msg)
+                    error.__cause__ = exc
+                    reply.fail(error)
+                raise  # the actor crashes; its restart policy decides what follows
+            ref._processed += 1
+            ref._done_with_first()
+            if reply is not None and not reply.abandoned:
+                reply.set(value)
+    except BaseException as exc:
+        # Broad on purpose: on_stop learns why the actor stops, whatever it was;
+        # re-raised right after.
+        reason = exc
+        raise
+    finally:
+        # Shielded so that on_stop runs even when the stop is a cancellation, and
+        # bounded by stop_timeout so a stuck on_stop cannot hang shutdown.
+        with backend.CancelScope(
+            shield=True, deadline=backend.current_time() + stop_timeout
+        ):
+            await instance.on_stop(reason)
+
+
+def _check_actor_options(name: object, mailbox_size: object, factory: object) -> None:
+    if not isinstance(name, str):
+        msg = f"name must be a str, got {name!r}"
+        raise TypeError(msg)
+    if isinstance(mailbox_size, bool) or not isinstance(mailbox_size, int):
+        msg = f"mailbox_size must be an int, got {mailbox_size!r}"
+        raise TypeError(msg)
+    if mailbox_size < 1:
+        msg = f"mailbox_size must be >= 1, got {mailbox_size!r}"
+        raise ValueError(msg)
+    if not callable(factory):
+        msg = f"factory must be callable, got {factory!r}"
+        raise TypeError(msg)
+
+
+async def spawn_actor(
+    sup: Supervisor,
+    factory: Callable[..., Actor[MsgT, ReplyT]],
+    *args: object,
+    name: str,
+    mailbox_size: int = 100,
+    restart: Restart = Restart.PERMANENT,
+    max_attempts: int | None = None,
+    backoff: Backoff | None = None,
+    stop_timeout: float = 5.0,
+) -> ActorRef[MsgT, ReplyT]:
+    """Start an actor as a child of ``sup``; returns once ``on_start`` succeeded."""
+    _check_actor_options(name, mailbox_size, factory)
+    registry = sup._actors
+    if name in registry and not registry[name]._closed:
+        msg = f"an actor named {name!r} already runs in supervisor {sup.name!r}"
+        raise ValueError(msg)
+    ref = cast(
+        "ActorRef[MsgT, ReplyT]", ActorRef._create(name, mailbox_size, sup._backend)
+    )
+    registry[name] = ref
+    try:
+        handle = await sup.start_child(
+            _actor_main,
+            ref,
+            factory,
+            args,
+            stop_timeout,
+            name=name,
+            restart=restart,
+            max_attempts=max_attempts,
+            backoff=backoff,
+        )
+    except BaseException:
+        # Broad on purpose: whatever failed the start, the name is free again and
+        # nothing can reach the dead ref; re-raised.
+        ref._close()
+        if registry.get(name) is ref:
+            del registry[name]
+        raise
+    ref._handle = handle
+    extra = handle._extra
+    assert extra is not None
+
+    def on_end() -> None:
+        ref._close()
+        if registry.get(name) is ref:
+            del registry[name]
+
+    if handle.done():
+        on_end()
+    else:
+        extra.on_end = on_end
+    return ref
