@@ -9,6 +9,7 @@ from typing import Any
 
 import attrs
 
+from ._actor import ActorStatistics
 from ._status import TaskEvent
 
 
@@ -111,6 +112,8 @@ class HealthReport:
     Ages are in seconds of the supervisor's clock (None when nothing qualifies).
     ``restarts_in_period`` counts restart decisions in the current restart-intensity
     window; ``restarts_remaining`` is how many more it allows (None: no limit).
+    ``actors`` holds the statistics (mailbox depth, processed and failed messages)
+    of each live actor.
     ``recent_finished``/``recent_failed`` count tasks in the failure window of the
     rules; ``reasons`` names each rule that holds, empty when HEALTHY.
     """
@@ -136,6 +139,7 @@ class HealthReport:
     last_failure: TaskEvent | None
     uptime: float
     closed: bool
+    actors: tuple[ActorStatistics, ...] = ()
 
 
 def evaluate(

@@ -1612,6 +1612,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             last_failure=self._last_failure,
             uptime=now - self._opened_at,
             closed=self._closed,
+            actors=tuple(ref.statistics() for ref in self._actors.values()),
         )
 
     def subscribe(self, max_buffer: int = 1000) -> EventSubscription:

@@ -66,6 +66,13 @@ async def test_messages_are_handled_in_order_and_call_returns_the_reply(
         ref.send_nowait(4)
         assert await ref.call(5) == 15
         assert sup.whereis("counter") is ref
+        (stats,) = sup.health().actors
+        assert (stats.name, stats.processed, stats.failed, stats.mailbox_depth) == (
+            "counter",
+            5,
+            0,
+            0,
+        )
     assert log == [("start", 0), 1, 2, 3, 4, 5, ("stop", "Cancelled")]
     assert ref.statistics().processed == 5
 
