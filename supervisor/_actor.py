@@ -330,7 +330,7 @@ async def spawn_actor(
     _check_actor_options(name, mailbox_size, factory)
     registry = sup._actors
     if name in registry and not registry[name]._closed:
-        msg = f"an actor named {name!r} already runs in supervisor {sup.name!r}"
+        msg = f"an actor named {name!r} already runs in this supervision tree"
         raise ValueError(msg)
     ref = cast(
         "ActorRef[MsgT, ReplyT]", ActorRef._create(name, mailbox_size, sup._backend)

@@ -84,6 +84,12 @@ class _UseDefault:
 
 _USE_DEFAULT: Final = _UseDefault()
 
+# The supervisor whose block (and tasks, through the copied context) we are in: how
+# a supervisor opened inside a child finds its parent's tree.
+_CURRENT_SUPERVISOR: contextvars.ContextVar[Supervisor | None] = contextvars.ContextVar(
+    "supervisor.current", default=None
+)
+
 # ----------------------------------------------------------------------------
 # Argument checks: TypeError for a wrong type, ValueError for a wrong value; the
 # message names the argument, the rule and the value.
@@ -830,7 +836,11 @@ class Supervisor(metaclass=NoPublicConstructor):
         )
 
     def whereis(self, name: str) -> ActorRef[Any, Any] | None:
-        """The live actor named ``name``, or None."""
+        """The live actor named ``name`` in this supervision tree, or None.
+
+        A supervisor opened inside a task of another (one submitted from the outer
+        block or its tasks) shares its tree's registry: names are unique across it.
+        """
         return self._actors.get(name)
 
     # ------------------------------------------------------------------------
@@ -1612,7 +1622,11 @@ class Supervisor(metaclass=NoPublicConstructor):
             last_failure=self._last_failure,
             uptime=now - self._opened_at,
             closed=self._closed,
-            actors=tuple(ref.statistics() for ref in self._actors.values()),
+            actors=tuple(
+                ref.statistics()
+                for ref in self._actors.values()
+                if ref._handle is not None and ref._handle._sup is self
+            ),
         )
 
     def subscribe(self, max_buffer: int = 1000) -> EventSubscription:
@@ -1741,6 +1755,12 @@ async def open_supervisor(
         restart_period=restart_period,
         seed=seed,
     )
+    # Supervision trees share one actor registry: a supervisor opened inside a task
+    # of another one (which inherits the submitter's context) joins its tree.
+    parent = _CURRENT_SUPERVISOR.get()
+    if parent is not None and not parent._done.is_set():
+        sup._actors = parent._actors
+    token = _CURRENT_SUPERVISOR.set(sup)
     raise_this: BaseException | None = None
     try:
         async with backend.open_nursery() as outer:
@@ -1759,6 +1779,8 @@ async def open_supervisor(
         raise_this = _one_or_group(eg, backend.cancelled_exc)
         if raise_this is None:
             raise
+    finally:
+        _CURRENT_SUPERVISOR.reset(token)
     if raise_this is not None:
         # Raised outside the except block so that it keeps its own __context__.
         try:

@@ -187,7 +187,7 @@ async def test_names_are_unique_among_live_actors(
         await sup.spawn_actor(Counter, [], name="x")
         with pytest.raises(
             ValueError,
-            match=r"^an actor named 'x' already runs in supervisor 'supervisor'$",
+            match=r"^an actor named 'x' already runs in this supervision tree$",
         ):
             await sup.spawn_actor(Counter, [], name="x")
         with pytest.raises(ValueError, match=r"^mailbox_size must be >= 1, got 0$"):
@@ -204,3 +204,28 @@ async def test_actor_call_on_both_backends() -> None:
     async with open_supervisor() as sup:
         ref = await sup.spawn_actor(Echo, name="echo")
         assert await ref.call("hi") == "HI"
+
+
+async def test_registry_spans_the_supervision_tree(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    found: list[Any] = []
+
+    async def child_tree(task_status: Any) -> None:
+        async with open_supervisor("inner") as inner:
+            await inner.spawn_actor(Counter, [], name="deep")
+            with pytest.raises(
+                ValueError, match=r"already runs in this supervision tree"
+            ):
+                await inner.spawn_actor(Counter, [], name="top")
+            task_status.started()
+            await trio.sleep_forever()
+
+    async with open_supervisor("outer") as outer:
+        top = await outer.spawn_actor(Counter, [], name="top")
+        await outer.start_child(child_tree)
+        found.append(outer.whereis("deep"))
+        assert [a.name for a in outer.health().actors] == ["top"]  # its own only
+    assert found[0] is not None
+    assert found[0].name == "deep"
+    assert top.statistics().stopped
