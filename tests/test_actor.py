@@ -229,3 +229,23 @@ async def test_registry_spans_the_supervision_tree(
     assert found[0] is not None
     assert found[0].name == "deep"
     assert top.statistics().stopped
+
+
+async def test_on_stop_is_shielded_and_bounded(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    stopped: list[tuple[str | None, float]] = []
+
+    class Slow(Actor[Any, Any]):
+        async def on_stop(self, reason: BaseException | None) -> None:
+            stopped.append(
+                (type(reason).__name__ if reason else None, trio.current_time())
+            )
+            await trio.sleep_forever()  # a stuck cleanup: cut at stop_timeout
+
+    async with open_supervisor() as sup:
+        await sup.spawn_actor(Slow, name="slow", stop_timeout=2)
+        await trio.sleep(1)
+        sup.cancel()
+    assert stopped == [("Cancelled", 1)]
+    assert trio.current_time() == 3  # 1 + stop_timeout, though it was cancelled
