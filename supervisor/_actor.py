@@ -20,6 +20,7 @@ import attrs
 from ._errors import ActorCrashed, ActorStopped, MailboxFull
 from ._spec import Restart
 from ._util import NoPublicConstructor
+from ._waiters import Waiters
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -107,13 +108,11 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
     )
 
     def __init__(self, name: str, size: int, backend: Backend) -> None:
-        from ._supervisor import _Waiters  # the FIFO waiting room of submit
-
         self._name = name
         self._size = size
         self._backend = backend
         self._mailbox: deque[tuple[object, _Reply | None]] = deque()
-        self._room = _Waiters(backend)
+        self._room = Waiters(backend)
         self._wakeup: Event | None = None
         self._closed = False
         self._processed = 0

@@ -50,6 +50,7 @@ from ._intensity import RestartWindow
 from ._spec import Backoff, Restart, Strategy
 from ._status import Decision, TaskEvent, TaskStatus
 from ._util import NoPublicConstructor
+from ._waiters import Waiters
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable
@@ -208,52 +209,6 @@ _new_handle: Callable[..., TaskHandle[Any]] = functools.partial(
 )
 
 # ----------------------------------------------------------------------------
-# FIFO waiting room for `submit` backpressure
-# ----------------------------------------------------------------------------
-
-
-@final
-class _Waiters:
-    """Tasks waiting, in arrival order, for room in the queue.
-
-    ``wake_one`` wakes the oldest. A waiter that is cancelled after being woken
-    passes the wake-up on, so no wake-up is ever lost.
-    """
-
-    __slots__ = ("_backend", "_events")
-
-    def __init__(self, backend: Backend) -> None:
-        self._backend = backend
-        self._events: deque[Event] = deque()
-
-    def __bool__(self) -> bool:
-        return bool(self._events)
-
-    async def wait(self) -> None:
-        event = self._backend.Event()
-        self._events.append(event)
-        try:
-            await event.wait()
-        except BaseException:
-            # Broad on purpose: cancellation (or anything else) of this waiter must
-            # not swallow a wake-up meant for the queue; re-raised right below.
-            if event.is_set():
-                self.wake_one()
-            else:
-                self._events.remove(event)
-            raise
-
-    def wake_one(self) -> None:
-        if self._events:
-            self._events.popleft().set()
-
-    def wake_all(self) -> None:
-        events, self._events = self._events, deque()
-        for event in events:
-            event.set()
-
-
-# ----------------------------------------------------------------------------
 # The supervisor
 # ----------------------------------------------------------------------------
 
@@ -356,7 +311,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         # behind (h._queued False) to be skipped; _n_queued counts live entries.
         self._queue: deque[TaskHandle[Any]] = deque()
         self._n_queued = 0
-        self._room = _Waiters(backend)
+        self._room = Waiters(backend)
         self._closed = False  # no new submissions
         self._cancelling = False  # nothing more may start; everything is cancelled
         self._idle: Event | None = None  # set when nothing holds a slot or waits
