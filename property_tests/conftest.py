@@ -27,4 +27,14 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+# tools/mutation.py: no example database (a failing example found on one mutant
+# must not be replayed on the next) and a fixed seed, so every run is the same.
+settings.register_profile(
+    "mutation",
+    max_examples=300,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 settings.load_profile(os.environ.get("SUPERVISOR_HYPOTHESIS_PROFILE", "default"))

@@ -29,7 +29,11 @@ def fixup_module_metadata(module_name: str, namespace: Mapping[str, object]) -> 
     """Make every public name re-exported by ``module_name`` claim it lives there.
 
     Tracebacks, reprs and documentation then say ``supervisor.TaskHandle`` rather
-    than ``supervisor._handle.TaskHandle``.
+    than ``supervisor._handle.TaskHandle``. Classes and functions named here are
+    rewritten, and classes nested in those classes; methods keep the module that
+    defines them. Rewriting a method's ``__module__`` changes nothing a user sees,
+    and it would hide the method from tools that find functions by module, such
+    as the mutation tool's (mutmut's) record of which tests reach which function.
     """
     seen: set[int] = set()
 
@@ -45,7 +49,8 @@ def fixup_module_metadata(module_name: str, namespace: Mapping[str, object]) -> 
             obj.__name__ = name
             obj.__qualname__ = qualname
             for attr_name, attr_value in obj.__dict__.items():
-                fix_one(f"{qualname}.{attr_name}", attr_name, attr_value)
+                if isinstance(attr_value, type):  # nested classes; methods keep theirs
+                    fix_one(f"{qualname}.{attr_name}", attr_name, attr_value)
 
     for objname, obj in namespace.items():
         if not objname.startswith("_"):
