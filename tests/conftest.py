@@ -1,14 +1,45 @@
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+import trio
 
 if TYPE_CHECKING:
     from supervisor import TaskEvent, TaskStatus
 
 pytest_plugins = ["pytester"]  # tests/test_testing.py runs the plugin in a subprocess
+
+#: Virtual seconds after which a trio test counts as hung. On the autojump clock a
+#: test whose tasks all wait for something that never comes (a lost wake-up) jumps
+#: straight here and fails, instead of sleeping forever on the real clock. Tests
+#: marked ``threads`` are left alone: while they wait for a worker thread every
+#: task is blocked, and the autojump clock would jump to this deadline.
+HANG_AFTER = 1_000_000
+
+
+def _fail_if_hung(test: Any) -> Any:
+    @functools.wraps(test)
+    async def run(**kwargs: Any) -> Any:
+        with trio.move_on_after(HANG_AFTER) as scope:
+            return await test(**kwargs)
+        if scope.cancelled_caught:
+            pytest.fail(f"hung: still waiting after {HANG_AFTER} virtual seconds")
+        return None  # pragma: no cover - a cancelled test returns nothing
+
+    return run
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if (
+            isinstance(item, pytest.Function)
+            and item.get_closest_marker("trio")
+            and not item.get_closest_marker("threads")
+        ):
+            item.obj = _fail_if_hung(item.obj)
 
 
 @pytest.fixture(params=["trio", "asyncio"])

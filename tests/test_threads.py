@@ -11,7 +11,7 @@ import trio.testing
 
 from supervisor import SupervisorClosed, TaskStatus, open_supervisor
 
-pytestmark = pytest.mark.trio
+pytestmark = [pytest.mark.trio, pytest.mark.threads]
 
 tag: contextvars.ContextVar[str] = contextvars.ContextVar("tag", default="none")
 
