@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
 import attrs
 
 from ._errors import ActorCrashed, ActorStopped, MailboxFull
-from ._spec import Restart
 from ._util import NoPublicConstructor
 from ._waiters import Waiters
 
@@ -27,7 +26,7 @@ if TYPE_CHECKING:
 
     from ._backend import Backend, Event
     from ._handle import TaskHandle
-    from ._spec import Backoff
+    from ._spec import Backoff, Restart
     from ._supervisor import Supervisor
 
 MsgT = TypeVar("MsgT")
@@ -319,13 +318,16 @@ async def spawn_actor(
     factory: Callable[..., Actor[MsgT, ReplyT]],
     *args: object,
     name: str,
-    mailbox_size: int = 100,
-    restart: Restart = Restart.PERMANENT,
-    max_attempts: int | None = None,
-    backoff: Backoff | None = None,
-    stop_timeout: float = 5.0,
+    mailbox_size: int,
+    restart: Restart,
+    max_attempts: int | None,
+    backoff: Backoff | None,
+    stop_timeout: float,
 ) -> ActorRef[MsgT, ReplyT]:
-    """Start an actor as a child of ``sup``; returns once ``on_start`` succeeded."""
+    """Start an actor as a child of ``sup``; returns once ``on_start`` succeeded.
+
+    The defaults live in :meth:`Supervisor.spawn_actor`, the public entry point.
+    """
     _check_actor_options(name, mailbox_size, factory)
     registry = sup._actors
     if name in registry and not registry[name]._closed:
