@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "default",
@@ -28,13 +28,16 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 # tools/mutation.py: no example database (a failing example found on one mutant
-# must not be replayed on the next) and a fixed seed, so every run is the same.
+# must not be replayed on the next) and a fixed seed, so every run is the same; no
+# shrinking, since a mutant needs one failing example, not the smallest.
 settings.register_profile(
     "mutation",
     max_examples=300,
     deadline=None,
     database=None,
     derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    report_multiple_bugs=False,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile(os.environ.get("SUPERVISOR_HYPOTHESIS_PROFILE", "default"))

@@ -17,6 +17,8 @@ from hypothesis import given, strategies as st
 from supervisor import Actor, ActorCrashed, Backoff, open_supervisor
 from supervisor.testing import hypothesis_scheduling
 
+from .virtual_time import run_on_mock_clock
+
 
 @attrs.frozen
 class Op:
@@ -98,7 +100,7 @@ def test_no_message_is_lost_or_handled_twice_and_no_caller_hangs(
             assert not net.cancelled_caught, "a caller hung"
 
     with hypothesis_scheduling(data):
-        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+        run_on_mock_clock(main)
 
     assert sorted(handled) == sorted(set(handled)), "a message was handled twice"
     assert set(handled) == accepted | {len(plan)}, "an accepted message was lost"

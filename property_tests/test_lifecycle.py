@@ -30,6 +30,7 @@ from supervisor._status import is_legal_transition
 from supervisor.testing import hypothesis_scheduling
 
 from .strategies import TaskSpec, run_spec, shutdown_modes, task_specs
+from .virtual_time import run_on_mock_clock
 
 S = TaskStatus
 
@@ -183,7 +184,7 @@ def check_random_schedule(data: st.DataObject) -> None:
     # Hypothesis also chooses the order of every batch of runnable tasks, so a
     # failing interleaving shrinks and replays like any other draw.
     with hypothesis_scheduling(data):
-        trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+        run_on_mock_clock(main)
     assert checker.violations == []
     note(f"gave_up={gave_up}")
 

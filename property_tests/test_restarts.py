@@ -28,6 +28,8 @@ from supervisor import (
 )
 from supervisor.testing import EventRecorder
 
+from .virtual_time import run_on_mock_clock
+
 S = TaskStatus
 
 
@@ -160,7 +162,7 @@ def check_restarts_model(
         except RestartIntensityExceeded as exc:
             raised.append(exc)
 
-    trio.run(main, clock=trio.testing.MockClock(autojump_threshold=0))
+    run_on_mock_clock(main)
     recorder.check()
 
     if give_up is None:

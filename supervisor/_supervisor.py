@@ -412,6 +412,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         """Make ``h`` terminal: status, counters, waiters, unobserved-failure log."""
         h._completed_at = now
         h._exception = exception
+        old = h._status
         self._set_status(h, status, now, exception, decision)
         # Drop what the finished task no longer needs, so a handle kept by a user
         # does not keep the function, its arguments or the scope alive.
@@ -442,7 +443,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         elif status is _FAILED:
             self._failed += 1
             self._window.add(now, True)
-            self._record_failure(h, now, exception)
+            self._record_failure(h, old, now, exception, decision)
         else:
             self._cancelled_count += 1
         event = h._done_event
@@ -452,10 +453,16 @@ class Supervisor(metaclass=NoPublicConstructor):
             self._check_idle()
 
     def _record_failure(
-        self, h: TaskHandle[Any], now: float, exception: BaseException | None
+        self,
+        h: TaskHandle[Any],
+        old: TaskStatus,
+        now: float,
+        exception: BaseException | None,
+        decision: Decision | None,
     ) -> None:
+        # The same event as the one emitted for this change.
         self._last_failure = TaskEvent(
-            h._id, h._name, _RUNNING, _FAILED, now, h._attempts, exception
+            h._id, h._name, old, _FAILED, now, h._attempts, exception, decision
         )
         if h._result_waiters == 0:
             logger.error(
