@@ -43,7 +43,11 @@ async def test_every_waiter_on_one_handle_wakes_when_it_ends(
         h = sup.submit_nowait(sleep_then, 5, "v")
 
         async def waiter(tag: str, how: str) -> None:
-            value = await h.result() if how == "result" else await h.wait()
+            value: object = None
+            if how == "result":
+                value = await h.result()
+            else:
+                await h.wait()
             woke.append((tag, trio.current_time(), value))
 
         # A lost wake-up would hang: fail_after turns that into a failure at once.
