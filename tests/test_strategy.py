@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+import weakref
 from typing import Any, NoReturn
 
 import pytest
@@ -245,3 +247,36 @@ async def test_sibling_stops_are_marked_in_events(
     assert decisions[("b", S.RESTARTING)] is Decision.RESTART
     assert decisions[("a", S.RESTARTING)] is Decision.SIBLING_RESTART
     assert decisions[(one_shot.name, S.CANCELLED)] is Decision.SIBLING_RESTART
+
+
+@pytest.mark.parametrize("strategy", [Strategy.ONE_FOR_ALL, Strategy.REST_FOR_ONE])
+@pytest.mark.parametrize(
+    ("restart", "max_attempts"),
+    [(Restart.TEMPORARY, None), (Restart.TRANSIENT, None), (Restart.PERMANENT, 1)],
+)
+async def test_finished_children_are_released(
+    autojump_clock: trio.testing.MockClock,
+    strategy: Strategy,
+    restart: Restart,
+    max_attempts: int | None,
+) -> None:
+    async def child(*, task_status: Any) -> None:
+        task_status.started()
+        await trio.sleep(1)
+
+    refs = []
+    async with open_supervisor(strategy=strategy) as sup:
+        keeper = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        for _ in range(10):
+            h = sup.submit_nowait(
+                trio.sleep, 1, restart=restart, max_attempts=max_attempts
+            )
+            refs.append(weakref.ref(h))
+            h = await sup.start_child(child, restart=restart, max_attempts=max_attempts)
+            refs.append(weakref.ref(h))
+        del h
+        await trio.sleep(5)
+        gc.collect()
+        assert [r() for r in refs] == [None] * 20
+        assert sup.tasks() == [keeper]
+        sup.cancel()
