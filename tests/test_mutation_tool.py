@@ -1,0 +1,97 @@
+"""The mutation tool (tools/mutation.py) finds the mutants it promises to."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("mutmut", reason="the mutation tool needs the dev extra")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_tool() -> Any:
+    spec = importlib.util.spec_from_file_location(
+        "mutation_tool", ROOT / "tools" / "mutation.py"
+    )
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mutation_tool"] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+tool = load_tool()
+
+
+def test_source_mutants_reach_the_transition_table_and_skip_inert_code() -> None:
+    mutants = tool.source_mutants("_status")
+    changes = {(m.function, m.before, m.after) for m in mutants}
+    assert (
+        "<module>",
+        ("TaskStatus.PENDING: (TaskStatus.RUNNING, TaskStatus.CANCELLED),",),
+        ("TaskStatus.PENDING: (TaskStatus.CANCELLED,),",),
+    ) in changes
+    # The property mutmut cannot wrap is mutated here.
+    assert any(m.function == "TaskStatus.is_terminal" for m in mutants)
+    original = (ROOT / "supervisor" / "_status.py").read_text()
+    for m in mutants:
+        assert m.code != original
+        compile(m.code, m.id, "exec")
+        assert not any("import" in line for line in m.before), m.diff
+
+
+def test_source_mutants_leave_slots_alone() -> None:
+    for m in tool.source_mutants("_handle"):
+        assert "__slots__" not in m.diff
+        assert not any(line.startswith('"_') for line in m.before), m.diff
+
+
+def test_mutmut_mutants_are_named_as_mutmut_names_them() -> None:
+    mutants = tool.mutmut_mutants("_waiters")
+    assert mutants
+    assert all(m.id.startswith("supervisor._waiters.x") for m in mutants)
+    assert {m.function for m in mutants} >= {"Waiters.wait", "Waiters.wake_all"}
+    assert all(m.before or m.after for m in mutants)
+
+
+def test_explained_survivors_are_equivalent_and_count_against_the_score() -> None:
+    def mutant(status: str, before: str) -> Any:
+        return tool.Mutant(
+            id=before,
+            module="_x",
+            function="f",
+            kind="mutmut",
+            before=(before,),
+            after=("y",),
+            diff="",
+            status=status,
+        )
+
+    mutants = [
+        mutant(tool.KILLED, "a"),
+        mutant(tool.TIMEOUT, "b"),
+        mutant(tool.SURVIVED, "c"),
+        mutant(tool.SURVIVED, "d"),
+        mutant(tool.NOT_REACHED, "e"),
+    ]
+    entry = {"module": "_x", "function": "f", "before": ["c"], "after": ["y"]}
+    unused = tool.explain(
+        mutants, [{**entry, "reason": "r"}, {**entry, "before": ["z"], "reason": "r"}]
+    )
+    assert [e["before"] for e in unused] == [["z"]]
+    row, total = tool.table(mutants, ["_x"])
+    assert (row.mutants, row.killed, row.timeouts, row.equivalent) == (5, 1, 1, 1)
+    assert (row.survivors, row.not_reached, row.score) == (1, 1, 40.0)
+    assert total.mutants == 5
+
+
+def test_the_equivalents_file_is_well_formed() -> None:
+    for entry in tool.load_equivalents():
+        assert entry["module"] in tool.TARGETS
+        assert entry["reason"].strip()
