@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, final
 from ._util import NoPublicConstructor
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import TracebackType
     from typing import Self
 
@@ -33,7 +34,8 @@ class EventSubscription(metaclass=NoPublicConstructor):
         self._lost = 0
         self._ended = ended
         self._wakeup: Event | None = None
-        self._unsubscribe: object = None
+        # Set by the supervisor while it delivers to this subscription.
+        self._unsubscribe: Callable[[EventSubscription], None] | None = None
 
     @property
     def lost(self) -> int:
@@ -91,7 +93,7 @@ class EventSubscription(metaclass=NoPublicConstructor):
         tb: TracebackType | None,
     ) -> None:
         unsubscribe = self._unsubscribe
-        if callable(unsubscribe):
+        if unsubscribe is not None:
             unsubscribe(self)
         self._end()
 

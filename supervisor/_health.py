@@ -27,22 +27,20 @@ class Health(enum.Enum):
         return f"Health.{self.name}"
 
 
-def _fraction_or_none(name: str) -> Any:
-    def check(_inst: object, _attr: object, value: float | None) -> None:
-        if value is not None and not (0 <= value <= 1):  # NaN fails too
-            msg = f"{name} must be between 0 and 1 or None, got {value!r}"
-            raise ValueError(msg)
+def _fraction_or_none(
+    _inst: object, attr: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None and not (0 <= value <= 1):  # NaN fails too
+        msg = f"{attr.name} must be between 0 and 1 or None, got {value!r}"
+        raise ValueError(msg)
 
-    return check
 
-
-def _seconds_or_none(name: str) -> Any:
-    def check(_inst: object, _attr: object, value: float | None) -> None:
-        if value is not None and not (value >= 0):  # NaN fails too
-            msg = f"{name} must be >= 0 or None, got {value!r}"
-            raise ValueError(msg)
-
-    return check
+def _seconds_or_none(
+    _inst: object, attr: attrs.Attribute[Any], value: float | None
+) -> None:
+    if value is not None and not (value >= 0):  # NaN fails too
+        msg = f"{attr.name} must be >= 0 or None, got {value!r}"
+        raise ValueError(msg)
 
 
 def _positive_seconds(_inst: object, _attr: object, value: float) -> None:
@@ -80,25 +78,23 @@ class HealthRules:
             for capacity has waited, at or above which the rule holds.
     """
 
-    queue_degraded: float | None = attrs.field(
-        default=0.8, validator=_fraction_or_none("queue_degraded")
-    )
+    queue_degraded: float | None = attrs.field(default=0.8, validator=_fraction_or_none)
     queue_unhealthy: float | None = attrs.field(
-        default=1.0, validator=_fraction_or_none("queue_unhealthy")
+        default=1.0, validator=_fraction_or_none
     )
     failure_window: float = attrs.field(default=60.0, validator=_positive_seconds)
     min_finished: int = attrs.field(default=10, validator=_non_negative_int)
     failure_rate_degraded: float | None = attrs.field(
-        default=0.1, validator=_fraction_or_none("failure_rate_degraded")
+        default=0.1, validator=_fraction_or_none
     )
     failure_rate_unhealthy: float | None = attrs.field(
-        default=0.5, validator=_fraction_or_none("failure_rate_unhealthy")
+        default=0.5, validator=_fraction_or_none
     )
     pending_age_degraded: float | None = attrs.field(
-        default=None, validator=_seconds_or_none("pending_age_degraded")
+        default=None, validator=_seconds_or_none
     )
     pending_age_unhealthy: float | None = attrs.field(
-        default=None, validator=_seconds_or_none("pending_age_unhealthy")
+        default=None, validator=_seconds_or_none
     )
 
 

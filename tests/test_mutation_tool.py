@@ -95,3 +95,18 @@ def test_the_equivalents_file_is_well_formed() -> None:
     for entry in tool.load_equivalents():
         assert entry["module"] in tool.TARGETS
         assert entry["reason"].strip()
+
+
+def test_functions_called_at_import_are_found() -> None:
+    code = (
+        "def check(name): ...\n"
+        "def helper(): ...\n"
+        "def deco(f): return f\n"
+        "class Rules:\n"
+        "    limit = field(validator=check('limit'))\n"
+        "@deco\n"
+        "def later():\n"
+        "    helper()\n"
+    )
+    # helper() runs only when later() is called: mutmut can switch it then.
+    assert tool.import_time_functions(code) == {"check", "deco"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
@@ -196,3 +197,63 @@ async def test_simultaneous_failures_under_one_for_all_restart_the_group_once(
         ("b", S.CANCELLED, 5.75),
         ("c", S.CANCELLED, 5.75),
     ]
+
+
+async def test_two_readers_of_one_subscription_share_the_events_and_both_end(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    got: dict[str, list[int]] = {"r1": [], "r2": []}
+    async with trio.open_nursery() as nursery:
+        async with open_supervisor() as sup:
+            events = sup.subscribe()
+
+            async def reader(tag: str) -> None:
+                async for event in events:
+                    got[tag].append(event.task_id)
+                    await trio.sleep(1)  # slow: the other reader takes the next
+
+            nursery.start_soon(reader, "r1")
+            nursery.start_soon(reader, "r2")
+            await trio.testing.wait_all_tasks_blocked()  # both wait
+            for _ in range(3):
+                sup.submit_nowait(sleep_then, 10)
+                await trio.sleep(0.5)
+        # The readers end once every event was delivered.
+        # A reader that never woke is cancelled here, and the test fails below.
+        nursery.cancel_scope.deadline = trio.current_time() + 100
+    # 3 tasks x 3 events, each delivered once, and both readers ended.
+    assert not nursery.cancel_scope.cancelled_caught, "a reader never woke"
+    assert sorted(got["r1"] + got["r2"]) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert got["r1"]
+    assert got["r2"]
+
+
+async def test_a_failure_awaited_by_a_waiter_that_gave_up_is_logged(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(sleep_then_raise, 5)
+        with trio.move_on_after(1):
+            await h.result()  # gives up before the failure
+    assert [r.getMessage() for r in caplog.records if r.name == "supervisor"] == [
+        "supervisor 'supervisor': task 'sleep_then_raise' (id 1) failed"
+    ]
+
+
+async def test_a_failure_awaited_by_one_of_two_waiters_is_not_logged(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(sleep_then_raise, 5)
+
+        async def patient() -> None:
+            with pytest.raises(TaskFailed):
+                await h.result()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(patient)
+            with trio.move_on_after(1):
+                await h.result()  # this one gives up; the other still waits
+    assert [r for r in caplog.records if r.name == "supervisor"] == []

@@ -16,8 +16,8 @@ Two kinds of mutants, one table:
   survivors.
 - **source** mutants cover what mutmut's trampolines cannot reach: module-level
   code (the transition table, constants), class bodies (``HealthRules``
-  defaults, enum values, attrs fields) and decorated functions (properties,
-  ``open_supervisor``). They use mutmut's own mutation operators; each one is
+  defaults, enum values, attrs fields), decorated functions (properties,
+  ``open_supervisor``) and functions the module calls while it is imported. They use mutmut's own mutation operators; each one is
   written into a private copy of the tree and run against the whole suite in a
   fresh interpreter. Imports, ``TYPE_CHECKING`` blocks, ``__slots__`` and
   ``TypeVar`` declarations are not mutated: they carry no behaviour.
@@ -140,7 +140,9 @@ def mutmut_mutants(module: str) -> list[Mutant]:
     from mutmut.utils.format_utils import get_mutant_name
 
     rel = Path(PACKAGE) / f"{module}.py"
-    mutated = mutate_file_contents(str(rel), (ROOT / rel).read_text())
+    code = (ROOT / rel).read_text()
+    at_import = import_time_functions(code)  # source mutants cover these
+    mutated = mutate_file_contents(str(rel), code)
     lines = mutated.code.splitlines()
     spans = mutated.line_span_by_function_name
     out = []
@@ -155,6 +157,8 @@ def mutmut_mutants(module: str) -> list[Mutant]:
         diff = list(difflib.unified_diff(orig, mutant, lineterm="", n=1))
         before, after = _changed_lines(diff)
         full_name = get_mutant_name(rel, name)
+        if _function_of(full_name) in at_import:
+            continue
         out.append(
             Mutant(
                 id=full_name,
@@ -167,6 +171,39 @@ def mutmut_mutants(module: str) -> list[Mutant]:
             )
         )
     return out
+
+
+def import_time_functions(code: str) -> set[str]:
+    """Module-level functions that the module calls while it is imported.
+
+    mutmut switches mutants on at call time, but these ran before any mutant was
+    chosen (in the process that mutmut forks its workers from), so their mutants
+    would never be active: they are made source mutants instead.
+    """
+    tree = ast.parse(code)
+    functions = {
+        stmt.name
+        for stmt in tree.body
+        if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef)
+    }
+    called: set[str] = set()
+
+    def visit(body: Sequence[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef):
+                nodes: list[ast.AST] = [*stmt.decorator_list, stmt.args]
+            elif isinstance(stmt, ast.ClassDef):
+                visit(stmt.body)
+                nodes = [*stmt.decorator_list, *stmt.bases, *stmt.keywords]
+            else:
+                nodes = [stmt]
+            for node in nodes:
+                for sub in ast.walk(node):
+                    if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
+                        called.add(sub.func.id)
+
+    visit(tree.body)
+    return functions & called
 
 
 def _inert_lines(code: str) -> set[int]:
@@ -260,6 +297,7 @@ def source_mutants(module: str) -> list[Mutant]:
     positions = wrapper.resolve(PositionProvider)
     tree = wrapper.module
     inert = _inert_lines(code)
+    at_import = import_time_functions(code)
 
     # Where each top-level node lives, for names; and which functions mutmut owns.
     names: dict[int, str] = {}
@@ -276,7 +314,7 @@ def source_mutants(module: str) -> list[Mutant]:
     for stmt in tree.body:
         if isinstance(stmt, cst.FunctionDef):
             names[id(stmt)] = stmt.name.value
-            if plain(stmt):
+            if plain(stmt) and stmt.name.value not in at_import:
                 mutmut_owns.add(id(stmt))
         elif isinstance(stmt, cst.ClassDef) and isinstance(
             stmt.body, cst.IndentedBlock
