@@ -198,6 +198,8 @@ def import_time_functions(code: str) -> set[str]:
             else:
                 nodes = [stmt]
             for node in nodes:
+                if isinstance(node, ast.Name):  # a decorator applied by name
+                    called.add(node.id)
                 for sub in ast.walk(node):
                     if isinstance(sub, ast.Call) and isinstance(sub.func, ast.Name):
                         called.add(sub.func.id)
