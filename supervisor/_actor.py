@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import attrs
 
@@ -49,21 +49,21 @@ class Actor(Generic[MsgT, ReplyT]):
 
     async def on_stop(self, reason: BaseException | None) -> None:
         """Runs on every stop (crash, cancellation, shutdown), shielded and bounded
-        by ``stop_timeout``; ``reason`` is what stopped it (None: returned)."""
+        by ``stop_timeout``; ``reason`` is what stopped it: the handler's exception,
+        or the cancellation of a stop."""
 
 
 @final
 class _Reply:
-    """Where a ``call`` waits for its answer. ``abandoned`` once the caller gave up:
-    a late answer is then dropped without harming the actor."""
+    """Where a ``call`` waits for its answer. An answer that comes after the caller
+    gave up is set all the same, and never read."""
 
-    __slots__ = ("abandoned", "error", "event", "value")
+    __slots__ = ("error", "event", "value")
 
     def __init__(self, event: Event) -> None:
         self.event = event
         self.value: object = None
         self.error: BaseException | None = None
-        self.abandoned = False
 
     def set(self, value: object) -> None:
         if not self.event.is_set():
@@ -197,11 +197,7 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
             await self._wait_for_room()
             reply = _Reply(self._backend.Event())
             self._put(message, reply)
-            try:
-                await reply.event.wait()
-            finally:
-                if not reply.event.is_set():
-                    reply.abandoned = True  # cancelled or timed out: drop the answer
+            await reply.event.wait()
         if scope.cancelled_caught:
             msg = f"actor {self._name!r} did not answer within {timeout!r} seconds"
             raise TimeoutError(msg)
@@ -226,9 +222,8 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
     async def _receive(self) -> tuple[object, _Reply | None]:
         mailbox = self._mailbox
         while not mailbox:
-            wakeup = self._wakeup
-            if wakeup is None:
-                wakeup = self._wakeup = self._backend.Event()
+            # Only the actor's task receives, so one event at a time is enough.
+            wakeup = self._wakeup = self._backend.Event()
             await wakeup.wait()
         return mailbox[0]
 
@@ -261,10 +256,9 @@ async def _actor_main(
     """The supervised function of an actor: one instance, until it stops."""
     backend = ref._backend
     instance = factory(*args)
-    reason: BaseException | None = None
     try:
         await instance.on_start()
-        task_status.started(ref)
+        task_status.started()
         while True:
             # An accepted message is always handled, even if its caller gave up
             # meanwhile (then only the answer is dropped).
@@ -274,7 +268,7 @@ async def _actor_main(
             except Exception as exc:
                 ref._failed += 1
                 ref._done_with_first()
-                if reply is not None and not reply.abandoned:
+                if reply is not None:
                     msg = f"actor {ref._name!r} crashed handling {message!r}"
                     error = ActorCrashed(msg)
                     error.__cause__ = exc
@@ -282,20 +276,18 @@ async def _actor_main(
                 raise  # the actor crashes; its restart policy decides what follows
             ref._processed += 1
             ref._done_with_first()
-            if reply is not None and not reply.abandoned:
+            if reply is not None:
                 reply.set(value)
     except BaseException as exc:
-        # Broad on purpose: on_stop learns why the actor stops, whatever it was;
-        # re-raised right after.
-        reason = exc
-        raise
-    finally:
+        # Broad on purpose: the loop above ends only by an exception, and on_stop
+        # runs on every stop and learns why, whatever it was; re-raised right after.
         # Shielded so that on_stop runs even when the stop is a cancellation, and
         # bounded by stop_timeout so a stuck on_stop cannot hang shutdown.
         with backend.CancelScope(
             shield=True, deadline=backend.current_time() + stop_timeout
         ):
-            await instance.on_stop(reason)
+            await instance.on_stop(exc)
+        raise
 
 
 def _check_actor_options(name: object, mailbox_size: object, factory: object) -> None:
@@ -333,9 +325,7 @@ async def spawn_actor(
     if name in registry and not registry[name]._closed:
         msg = f"an actor named {name!r} already runs in this supervision tree"
         raise ValueError(msg)
-    ref = cast(
-        "ActorRef[MsgT, ReplyT]", ActorRef._create(name, mailbox_size, sup._backend)
-    )
+    ref = ActorRef[MsgT, ReplyT]._create(name, mailbox_size, sup._backend)
     registry[name] = ref
     try:
         handle = await sup.start_child(

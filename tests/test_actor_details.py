@@ -77,8 +77,13 @@ async def test_statistics_count_every_field_exactly(
         assert ref.statistics() == stats(
             mailbox_size=3, processed=3, failed=1, restarts=1
         )
+        ref.send_nowait("crash")
+        await trio.testing.wait_all_tasks_blocked()
+        assert ref.statistics() == stats(
+            mailbox_size=3, processed=3, failed=2, restarts=2
+        )
     assert ref.statistics() == stats(
-        mailbox_size=3, processed=3, failed=1, restarts=1, stopped=True
+        mailbox_size=3, processed=3, failed=2, restarts=2, stopped=True
     )
     assert sup.health().actors == ()
 
