@@ -1154,15 +1154,11 @@ class Supervisor(metaclass=NoPublicConstructor):
             assert s._scope is not None
             s._scope.cancel()
             return True
-        if s._status is _RESTARTING and not extra.held:
-            if s._queued:  # backoff over, waiting for a slot
-                s._queued = False
-            elif s._id in self._active:  # slot granted, runner not yet started
-                del self._active[s._id]  # the runner sees _held and frees the slot
-            else:  # waiting out its backoff: its runner wakes and sees _held
-                assert s._scope is not None
-                s._scope.cancel()
-            extra.held = True
+        # Every restart of a strategy supervisor's task goes through a group restart,
+        # which holds the task until it runs again, and group restarts run one at a
+        # time: so a sibling that is not RUNNING is held (or has ended), never
+        # RESTARTING on its own.
+        assert s._status is not _RESTARTING or extra.held, s
         return False
 
     async def _restart_group(self, h: TaskHandle[Any], delay: float) -> None:

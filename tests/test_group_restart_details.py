@@ -1,0 +1,208 @@
+"""Group restarts (ONE_FOR_ALL / REST_FOR_ONE) in their less common states."""
+
+from __future__ import annotations
+
+from typing import Any, NoReturn
+
+import pytest
+import trio
+import trio.testing
+
+from supervisor import (
+    Decision,
+    Health,
+    HealthRules,
+    Restart,
+    Strategy,
+    TaskEvent,
+    TaskStatus,
+    open_supervisor,
+)
+
+pytestmark = pytest.mark.trio
+S = TaskStatus
+D = Decision
+
+
+def ends(events: list[TaskEvent], name: str) -> list[tuple[S, D | None, float]]:
+    """(new status, decision, time) of a task's events after its first start."""
+    return [(e.new, e.decision, e.at) for e in events if e.name == name][2:]
+
+
+async def crash_at(when: float) -> NoReturn:
+    await trio.sleep_until(when)
+    raise ValueError(f"crash at {when}")
+
+
+def crash_once_at(when: float) -> Any:
+    runs = 0
+
+    async def run() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            await crash_at(when)
+        await trio.sleep_forever()
+
+    return run
+
+
+async def test_a_restarted_sibling_that_fails_later_restarts_the_group_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[TaskEvent] = []
+    runs = {"a": 0, "b": 0}
+
+    async def a() -> None:
+        runs["a"] += 1
+        if runs["a"] == 1:
+            await crash_at(1)
+        await trio.sleep_forever()
+
+    async def b() -> None:
+        runs["b"] += 1
+        if runs["b"] == 2:  # after the group restart at 1, b fails by itself at 3
+            await crash_at(3)
+        await trio.sleep_forever()
+
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, on_event=events.append
+    ) as sup:
+        sup.submit_nowait(a, restart=Restart.PERMANENT, name="a")
+        sup.submit_nowait(b, restart=Restart.PERMANENT, name="b")
+        await trio.sleep(5)
+        assert sup.health().restarts_in_period == 2
+        sup.cancel()
+    assert ends(events, "b") == [
+        (S.RESTARTING, D.SIBLING_RESTART, 1),
+        (S.RUNNING, None, 1),
+        (S.RESTARTING, D.RESTART, 3),  # its own failure: a new group restart
+        (S.RUNNING, None, 3),
+        (S.CANCELLED, None, 5),
+    ]
+    assert ends(events, "a")[2:4] == [
+        (S.RESTARTING, D.SIBLING_RESTART, 3),
+        (S.RUNNING, None, 3),
+    ]
+
+
+async def test_siblings_stopped_for_a_group_restart_record_their_end(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    cleanup_error = OSError("cleanup failed")
+
+    async def fails_in_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            if trio.current_time() == 1:
+                raise cleanup_error  # raised while being stopped for the group
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        one_shot = sup.submit_nowait(trio.sleep_forever)
+        messy = sup.submit_nowait(fails_in_cleanup, restart=Restart.TRANSIENT)
+        crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.TRANSIENT)
+        await trio.sleep(1.5)
+        # The TEMPORARY sibling ended at the stop; the other restarted, and its
+        # handle keeps the error its stopped attempt raised.
+        assert (one_shot.status, one_shot.completed_at) == (S.CANCELLED, 1)
+        assert (messy.status, messy.attempts, messy.exception) == (
+            S.RUNNING,
+            2,
+            cleanup_error,
+        )
+        assert crasher.attempts == 2
+        sup.cancel()
+
+
+async def test_counts_while_a_group_restart_waits_for_cleanup(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def slow_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(2)
+
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL,
+        health_rules=HealthRules(
+            failure_rate_degraded=None, failure_rate_unhealthy=None
+        ),
+    ) as sup:
+        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        slow = sup.submit_nowait(slow_cleanup, restart=Restart.PERMANENT)
+        crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.PERMANENT)
+        await trio.sleep(2)  # quick is stopped, slow still cleans up (until 3)
+        assert [quick.status, slow.status, crasher.status] == [
+            S.RESTARTING,
+            S.RUNNING,
+            S.RESTARTING,
+        ]
+        assert sup.tasks() == [quick, slow, crasher]
+        report = sup.health()
+        assert (report.running, report.restarting, report.pending) == (1, 2, 0)
+        assert report.status is Health.HEALTHY
+        await trio.sleep(2)
+        assert [h.attempts for h in (quick, slow, crasher)] == [2, 2, 2]
+        sup.cancel()
+
+
+async def test_a_stop_during_a_group_restart_cancels_the_children_not_yet_restarted(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[TaskEvent] = []
+    runs = {"a": 0}
+    handles: list[Any] = []
+
+    async def a() -> None:
+        runs["a"] += 1
+        if runs["a"] == 1:
+            await crash_at(1)
+        handles[0]._sup.cancel()  # the restarted a stops everything at once
+        await trio.sleep_forever()
+
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, on_event=events.append
+    ) as sup:
+        for name, fn in (
+            ("a", a),
+            ("b", trio.sleep_forever),
+            ("c", trio.sleep_forever),
+        ):
+            handles.append(sup.submit_nowait(fn, restart=Restart.PERMANENT, name=name))
+            await trio.sleep(0.1)
+        await trio.sleep(5)
+    # b and c were stopped for the group at 1 and are never started again.
+    for name in "bc":
+        assert ends(events, name) == [
+            (S.RESTARTING, D.SIBLING_RESTART, 1),
+            (S.CANCELLED, None, 1),
+        ]
+    assert [h.attempts for h in handles] == [2, 1, 1]
+    assert [h.completed_at for h in handles] == [1, 1, 1]
+
+
+async def test_start_child_waits_through_a_group_restart(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    runs = {"c": 0}
+
+    async def child(*, task_status: Any) -> None:
+        runs["c"] += 1
+        await trio.sleep(1)
+        if runs["c"] == 1:
+            raise ValueError("not ready the first time")
+        task_status.started("ready")
+        await trio.sleep_forever()
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        sibling = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await trio.sleep(0.5)  # the sibling is first in start order
+        with trio.fail_after(100):  # a lost wake-up fails instead of hanging
+            h = await sup.start_child(child, restart=Restart.TRANSIENT)
+        # Failed at 1.5; the group restarted (sibling first); ready at 2.5.
+        assert (trio.current_time(), h.started_value, h.attempts) == (2.5, "ready", 2)
+        assert sibling.attempts == 2
+        sup.cancel()
