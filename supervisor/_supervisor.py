@@ -614,6 +614,21 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._check_submission(
             fn, timeout, name, "submit", restart, max_attempts, backoff
         )
+        return await self._submit(
+            fn, args, name, timeout, restart, max_attempts, backoff
+        )
+
+    async def _submit(
+        self,
+        fn: Callable[..., Awaitable[T]],
+        args: tuple[Any, ...],
+        name: str | None,
+        timeout: float | None,  # noqa: ASYNC109 - the task's per-attempt limit
+        restart: Restart,
+        max_attempts: int | None,
+        backoff: Backoff | None,
+    ) -> TaskHandle[T]:
+        """submit() once its arguments were checked."""
         await self._wait_for_room()
         h = self._accept(fn, args, name, timeout, restart, max_attempts, backoff)
         # The task is accepted: from here on a cancel must not make the caller lose
@@ -685,15 +700,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         )
         if self._done.is_set():
             raise self._closed_error()
+        # Checked here, in the calling thread; the loop's side only waits for room.
         call = functools.partial(
-            self.submit,
-            fn,
-            *args,
-            name=name,
-            timeout=timeout,
-            restart=restart,
-            max_attempts=max_attempts,
-            backoff=backoff,
+            self._submit, fn, args, name, timeout, restart, max_attempts, backoff
         )
         try:
             result: TaskHandle[T] = self._backend.run_from_thread(call, self._token)

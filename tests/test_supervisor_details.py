@@ -1,0 +1,99 @@
+"""Smaller contracts of the Supervisor object: defaults, reprs, checks (trio)."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import trio
+import trio.testing
+
+from supervisor import Backoff, Restart, Supervisor, TaskStatus, open_supervisor
+
+if TYPE_CHECKING:
+    from .conftest import Recorder
+
+pytestmark = pytest.mark.trio
+S = TaskStatus
+
+
+async def sleep_then(seconds: float) -> None:
+    await trio.sleep(seconds)
+
+
+async def test_signature_shows_where_a_default_comes_from() -> None:
+    shown = str(inspect.signature(Supervisor.shutdown))
+    assert "= <default>" in shown  # omitted grace: the supervisor's shutdown_grace
+
+
+async def test_subscriptions_buffer_1000_events_by_default() -> None:
+    async with open_supervisor() as sup:
+        async with sup.subscribe() as events:
+            assert events.max_buffer == 1000
+
+
+async def test_on_event_keeps_receiving_after_a_subscriber_leaves(
+    autojump_clock: trio.testing.MockClock, recorder: Recorder
+) -> None:
+    async with open_supervisor(on_event=recorder) as sup:
+        async with sup.subscribe():
+            pass
+        h = sup.submit_nowait(sleep_then, 1)
+    assert [e.new for e in recorder.events if e.task_id == h.id] == [
+        S.PENDING,
+        S.RUNNING,
+        S.COMPLETED,
+    ]
+
+
+async def test_start_child_accepts_a_function_taking_any_keywords(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def flexible(**kwargs: Any) -> None:
+        kwargs["task_status"].started("via kwargs")
+        await trio.sleep_forever()
+
+    async with open_supervisor() as sup:
+        h = await sup.start_child(flexible)
+        assert h.started_value == "via kwargs"
+        sup.cancel()
+
+
+async def test_start_child_names_itself_when_rejecting_a_sync_function() -> None:
+    def sync(*, task_status: Any) -> None:
+        pass
+
+    async with open_supervisor() as sup:
+        with pytest.raises(
+            TypeError, match=r"^start_child\(\) takes an async function, got the sync"
+        ):
+            await sup.start_child(sync)  # type: ignore[arg-type]  # the point of the test
+
+
+async def test_repr_through_the_life_of_a_supervisor(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor("pool") as sup:
+        prefix = f"<supervisor.Supervisor 'pool' at {id(sup):#x}, "
+        sup.submit_nowait(sleep_then, 5)
+        sup.submit_nowait(
+            sleep_then,
+            0,
+            restart=Restart.PERMANENT,
+            max_attempts=2,
+            backoff=Backoff(initial=10, jitter=0),
+        )
+        await trio.testing.wait_all_tasks_blocked()
+        # One runs; the other waits to restart, which is not pending.
+        assert repr(sup) == prefix + "open, 1 running, 0 pending>"
+        sup.submit_nowait(sleep_then, 5)
+        assert repr(sup) == prefix + "open, 1 running, 1 pending>"
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sup.shutdown)
+            await trio.testing.wait_all_tasks_blocked()
+            assert re.fullmatch(
+                re.escape(prefix) + r"closed, \d running, \d pending>", repr(sup)
+            )
+    assert repr(sup) == prefix + "done, 0 running, 0 pending>"
