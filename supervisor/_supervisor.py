@@ -228,7 +228,6 @@ class Supervisor(metaclass=NoPublicConstructor):
         "_actors",
         "_backend",
         "_cancelled_count",
-        "_cancelling",
         "_children",
         "_clock",
         "_closed",
@@ -313,7 +312,6 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._n_queued = 0
         self._room = Waiters(backend)
         self._closed = False  # no new submissions
-        self._cancelling = False  # nothing more may start; everything is cancelled
         self._idle: Event | None = None  # set when nothing holds a slot or waits
         self._stop = backend.Event()  # lets nursery M close once drained
         self._done = backend.Event()  # nursery M has exited; every handle terminal
@@ -1324,10 +1322,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         cancelled; on leaving the block, the supervisor waits for the cancelled
         tasks' cleanup.
         """
-        self._close()
-        if self._cancelling:
-            return
-        self._cancelling = True
+        self._close()  # every step below is idempotent too
         self._no_starts = True
         self._cancel_queue()
         if self._tasks is not None:
@@ -1413,8 +1408,7 @@ class Supervisor(metaclass=NoPublicConstructor):
     def _own_task(self) -> bool:
         """Whether the calling task runs inside this supervisor's task nursery."""
         host = self._host_task_id
-        if host is None:
-            return False
+        assert host is not None  # set before open_supervisor() gives out the supervisor
         parents = {task.id: task.parent_id for task in anyio.get_running_tasks()}
         task_id: int | None = anyio.get_current_task().id
         while task_id is not None:
@@ -1490,7 +1484,6 @@ class Supervisor(metaclass=NoPublicConstructor):
     def _finalize(self) -> None:
         """Nursery M has exited: every runner is done. Record whatever is left."""
         self._closed = True
-        self._cancelling = True
         self._no_starts = True
         self._cancel_queue()
         now = self._clock()

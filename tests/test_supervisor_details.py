@@ -97,3 +97,34 @@ async def test_repr_through_the_life_of_a_supervisor(
                 re.escape(prefix) + r"closed, \d running, \d pending>", repr(sup)
             )
     assert repr(sup) == prefix + "done, 0 running, 0 pending>"
+
+
+async def test_shutdown_without_grace_uses_the_supervisors(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(shutdown_grace=2) as sup:
+        h = sup.submit_nowait(sleep_then, 10)
+        await sup.shutdown()
+        assert trio.current_time() == 2
+    assert (h.status, h.completed_at) == (S.CANCELLED, 2)
+
+
+async def test_cancelling_a_task_in_its_backoff_ends_it_without_waiting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def fails() -> None:
+        await trio.sleep(1)
+        raise ValueError("again")
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(
+            fails,
+            restart=Restart.TRANSIENT,
+            backoff=Backoff(initial=100, maximum=100, jitter=0),
+        )
+        await trio.sleep(2)
+        assert h.status is S.RESTARTING
+        h.cancel()
+    # Nothing waited for the rest of the backoff.
+    assert trio.current_time() == 2
+    assert (h.status, h.completed_at, h.attempts) == (S.CANCELLED, 2, 1)
