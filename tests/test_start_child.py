@@ -161,7 +161,11 @@ async def test_child_cancelled_before_ready_raises_task_cancelled(
         assert sup_task is not None
         async with trio.open_nursery() as nursery:
             nursery.start_soon(stop_soon)
-            with pytest.raises(TaskCancelled):
+            with pytest.raises(
+                TaskCancelled,
+                match=r"^task 'test_child_cancelled_before_ready_raises_task_cancelled"
+                r"\.<locals>\.never_ready' \(id 1\) was cancelled before it was ready$",
+            ):
                 await sup.start_child(never_ready)
 
 

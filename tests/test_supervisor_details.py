@@ -10,7 +10,16 @@ import pytest
 import trio
 import trio.testing
 
-from supervisor import Backoff, Restart, Supervisor, TaskStatus, open_supervisor
+from supervisor import (
+    Backoff,
+    Decision,
+    Restart,
+    RestartIntensityExceeded,
+    Supervisor,
+    TaskEvent,
+    TaskStatus,
+    open_supervisor,
+)
 
 if TYPE_CHECKING:
     from .conftest import Recorder
@@ -128,3 +137,92 @@ async def test_cancelling_a_task_in_its_backoff_ends_it_without_waiting(
     # Nothing waited for the rest of the backoff.
     assert trio.current_time() == 2
     assert (h.status, h.completed_at, h.attempts) == (S.CANCELLED, 2, 1)
+
+
+async def test_a_failing_on_event_hook_is_logged_by_name(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    def bad_hook(event: object) -> None:
+        raise ZeroDivisionError
+
+    async with open_supervisor("jobs", on_event=bad_hook):
+        pass
+    assert [r.getMessage() for r in caplog.records] == []  # no event, no call
+    async with open_supervisor("jobs", on_event=bad_hook) as sup:
+        sup.submit_nowait(sleep_then, 0)
+    messages = {r.getMessage() for r in caplog.records if r.name == "supervisor"}
+    assert messages == {
+        f"supervisor 'jobs': on_event hook {bad_hook!r} raised; ignored"
+    }
+
+
+async def test_a_restart_into_a_free_slot_takes_that_slot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    runs = 0
+
+    async def fails_once() -> None:
+        nonlocal runs
+        runs += 1
+        if runs == 1:
+            await trio.sleep(1)
+            raise ValueError("once")
+        await trio.sleep_forever()
+
+    async with open_supervisor(max_concurrent=2) as sup:
+        other = sup.submit_nowait(trio.sleep_forever)
+        a = sup.submit_nowait(
+            fails_once, restart=Restart.TRANSIENT, backoff=Backoff(initial=1, jitter=0)
+        )
+        await trio.sleep(2.5)  # a restarted at 2, into the slot it had left
+        assert (a.status, a.attempts) == (S.RUNNING, 2)
+        late = sup.submit_nowait(sleep_then, 1)
+        await trio.testing.wait_all_tasks_blocked()
+        report = sup.health()
+        assert (report.running, report.waiting, late.status) == (2, 1, S.PENDING)
+        other.cancel()
+        await late.wait()
+        assert (late.started_at, late.completed_at) == (2.5, 3.5)
+        last = sup.submit_nowait(sleep_then, 1)  # a's slot and a free one: runs now
+        await trio.testing.wait_all_tasks_blocked()
+        assert (last.status, last.started_at) == (S.RUNNING, 3.5)
+        sup.cancel()
+
+
+async def test_giving_up_fails_a_restart_that_waits_for_a_slot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[TaskEvent] = []
+    a_error = ValueError("a")
+
+    async def fail_at(when: float, error: BaseException) -> None:
+        await trio.sleep_until(when)
+        raise error
+
+    with pytest.raises(RestartIntensityExceeded):
+        async with open_supervisor(
+            max_concurrent=2, max_restarts=1, restart_period=10, on_event=events.append
+        ) as sup:
+            a = sup.submit_nowait(
+                fail_at,
+                1,
+                a_error,
+                restart=Restart.TRANSIENT,
+                backoff=Backoff(initial=1, jitter=0),
+            )
+            c = sup.submit_nowait(
+                fail_at, 3, ValueError("c"), restart=Restart.TRANSIENT
+            )
+            await trio.sleep(1.5)
+            b = sup.submit_nowait(sleep_then, 100)  # takes the slot a left
+            await trio.sleep(1)
+            # a's backoff ended at 2; with both slots taken it waits for one.
+            assert (a.status, sup.health().restarting) == (S.RESTARTING, 1)
+            await trio.sleep_forever()
+    # c's failure at 3 is one restart too many: a's restart is given up.
+    assert (a.status, a.completed_at, a.exception) == (S.FAILED, 3, a_error)
+    assert [(e.new, e.decision) for e in events if e.task_id == a.id][-1] == (
+        S.FAILED,
+        Decision.ESCALATE,
+    )
+    assert (c.status, b.status) == (S.FAILED, S.CANCELLED)
