@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+import math
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -226,3 +227,30 @@ async def test_giving_up_fails_a_restart_that_waits_for_a_slot(
         Decision.ESCALATE,
     )
     assert (c.status, b.status) == (S.FAILED, S.CANCELLED)
+
+
+async def test_a_plain_task_is_temporary_without_a_cap(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(sleep_then, 1)
+    assert (h.restart, h.max_attempts, h.timeout) == (Restart.TEMPORARY, None, None)
+
+
+async def test_the_default_intensity_is_three_restarts_in_five_seconds(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Restart decisions at 1, 2 and 3, then at 6.5: 2, 3 and 6.5 are within five
+    # seconds of each other, 1 is not, so no more than three are.
+    gaps = iter([1, 1, 1, 3.5])
+
+    async def returns() -> None:
+        await trio.sleep(next(gaps, math.inf))
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(returns, restart=Restart.PERMANENT)
+        await trio.sleep(7)
+        report = sup.health()
+        assert (h.attempts, report.restarts_in_period) == (5, 3)
+        assert report.restarts_remaining == 0
+        sup.cancel()
