@@ -206,3 +206,51 @@ async def test_start_child_waits_through_a_group_restart(
         assert (trio.current_time(), h.started_value, h.attempts) == (2.5, "ready", 2)
         assert sibling.attempts == 2
         sup.cancel()
+
+
+async def test_cancelling_a_sibling_held_by_a_group_restart_ends_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def slow_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(2)
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        slow = sup.submit_nowait(slow_cleanup, restart=Restart.PERMANENT)
+        crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.PERMANENT)
+        await trio.sleep(2)  # quick waits for the group restart; slow cleans up
+        assert quick.status is S.RESTARTING
+        quick.cancel()
+        assert (quick.status, quick.completed_at) == (S.CANCELLED, 2)
+        await trio.sleep(2)  # the group restarted at 3, without quick
+        assert [h.attempts for h in (quick, slow, crasher)] == [1, 2, 2]
+        assert quick.status is S.CANCELLED
+        sup.cancel()
+
+
+async def test_a_child_that_fails_again_while_its_group_restarts_is_restarted_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    runs = 0
+
+    async def boots_on_the_third_try(*, task_status: Any) -> None:
+        nonlocal runs
+        runs += 1
+        await trio.sleep(1)
+        if runs < 3:
+            raise ValueError(f"boot {runs} failed")
+        task_status.started(runs)
+        await trio.sleep_forever()
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await trio.sleep(0.5)
+        with trio.fail_after(100):  # a lost wake-up fails instead of hanging
+            h = await sup.start_child(boots_on_the_third_try)
+        # Each boot takes 1 s: it fails at 1.5 and 2.5, and is ready at 3.5.
+        assert (trio.current_time(), h.started_value, h.attempts) == (3.5, 3, 3)
+        sup.cancel()

@@ -254,3 +254,47 @@ async def test_the_default_intensity_is_three_restarts_in_five_seconds(
         assert (h.attempts, report.restarts_in_period) == (5, 3)
         assert report.restarts_remaining == 0
         sup.cancel()
+
+
+async def test_shutdown_does_not_wait_when_a_restart_takes_the_last_slot(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def fails_once() -> None:
+        if trio.current_time() < 1:
+            await trio.sleep(1)
+            raise ValueError("once")
+        await trio.sleep_forever()
+
+    async with open_supervisor(max_concurrent=1) as sup:
+        service = sup.submit_nowait(
+            fails_once,
+            restart=Restart.PERMANENT,
+            backoff=Backoff(initial=1, jitter=0),
+        )
+        await trio.sleep(1.5)  # service waits out its backoff until 2
+        first = sup.submit_nowait(sleep_then, 1)  # takes the slot: 1.5 to 2.5
+        queued = sup.submit_nowait(sleep_then, 1)
+        await trio.sleep(0.1)
+    # At 2.5 the slot went to the service's restart, leaving `queued` no slot
+    # until the service stops, which only happens after the one-shot work: so
+    # the shutdown gave up on `queued` then, instead of waiting forever.
+    assert trio.current_time() == 2.5
+    assert (first.status, first.completed_at) == (S.COMPLETED, 2.5)
+    assert (queued.status, queued.started_at) == (S.CANCELLED, None)
+    # Its restart had the slot but never ran: the stop came first.
+    assert (service.status, service.attempts) == (S.CANCELLED, 1)
+
+
+async def test_each_task_runs_in_a_trio_task_named_after_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def my_name() -> str:
+        task = trio.lowlevel.current_task()
+        await trio.sleep(1)
+        return task.name
+
+    async with open_supervisor(max_concurrent=1) as sup:
+        first = sup.submit_nowait(my_name, name="first")
+        queued = sup.submit_nowait(my_name, name="queued")  # started by the first's end
+        assert await first.result() == "first"
+        assert await queued.result() == "queued"
