@@ -281,8 +281,9 @@ async def test_shutdown_does_not_wait_when_a_restart_takes_the_last_slot(
     assert trio.current_time() == 2.5
     assert (first.status, first.completed_at) == (S.COMPLETED, 2.5)
     assert (queued.status, queued.started_at) == (S.CANCELLED, None)
-    # Its restart had the slot but never ran: the stop came first.
-    assert (service.status, service.attempts) == (S.CANCELLED, 1)
+    # Its restart got the slot at 2.5; whether it began before the stop depends on
+    # the order trio runs the two in, so only its end is exact.
+    assert (service.status, service.completed_at) == (S.CANCELLED, 2.5)
 
 
 async def test_each_task_runs_in_a_trio_task_named_after_it(
