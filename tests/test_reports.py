@@ -261,6 +261,7 @@ async def test_every_end_carries_its_decision(
         plain_cancel = sup.submit_nowait(sleep_then, 5)
         transient_ok = sup.submit_nowait(sleep_then, 1, restart=Restart.TRANSIENT)
         transient_cancel = sup.submit_nowait(sleep_then, 5, restart=Restart.TRANSIENT)
+        permanent_cancel = sup.submit_nowait(sleep_then, 5, restart=Restart.PERMANENT)
         permanent_last = sup.submit_nowait(
             sleep_then, 1, restart=Restart.PERMANENT, max_attempts=1
         )
@@ -272,7 +273,7 @@ async def test_every_end_carries_its_decision(
             backoff=Backoff(initial=10, jitter=0),
         )
         await trio.sleep(2)
-        for h in (plain_cancel, transient_cancel, restarting_cancel):
+        for h in (plain_cancel, transient_cancel, permanent_cancel, restarting_cancel):
             h.cancel()
 
     def ends(h: Any) -> list[tuple[S | None, S, D | None]]:
@@ -283,6 +284,7 @@ async def test_every_end_carries_its_decision(
     assert ends(plain_cancel) == [(S.RUNNING, S.CANCELLED, None)]
     assert ends(transient_ok) == [(S.RUNNING, S.COMPLETED, None)]
     assert ends(transient_cancel) == [(S.RUNNING, S.CANCELLED, None)]
+    assert ends(permanent_cancel) == [(S.RUNNING, S.CANCELLED, None)]
     assert ends(permanent_last) == [(S.RUNNING, S.COMPLETED, D.GIVE_UP)]
     assert ends(restarting_cancel) == [
         (S.RUNNING, S.RESTARTING, D.RESTART),
@@ -565,3 +567,18 @@ def test_failure_window_must_be_positive_and_finite(bad: float) -> None:
         ValueError, match=rf"^failure_window must be > 0 and finite, got {bad!r}$"
     ):
         HealthRules(failure_window=bad)
+
+
+@pytest.mark.trio
+async def test_cancel_empties_the_queue_in_the_report(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(max_concurrent=1) as sup:
+        for _ in range(4):
+            sup.submit_nowait(sleep_then, 10)
+        await trio.sleep(1)
+        sup.cancel()
+        await trio.sleep(1)
+        assert sup.health() == report(
+            cancelled=4, submitted=4, max_concurrent=1, closed=True, uptime=2
+        )

@@ -280,3 +280,18 @@ async def test_finished_children_are_released(
         assert [r() for r in refs] == [None] * 20
         assert sup.tasks() == [keeper]
         sup.cancel()
+
+
+async def test_a_child_cancelled_before_it_started_is_released(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL, max_concurrent=1) as sup:
+        running = sup.submit_nowait(trio.sleep, 1)
+        queued = sup.submit_nowait(trio.sleep, 1)
+        queued.cancel()
+        ref = weakref.ref(queued)
+        del queued
+        assert sup.tasks() == [running]
+        await trio.sleep(2)  # its queue entry is dropped when the slot frees
+        gc.collect()
+        assert ref() is None
