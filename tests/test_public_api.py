@@ -93,3 +93,15 @@ def test_methods_keep_their_defining_module() -> None:
     assert supervisor.TaskHandle.cancel.__module__ == "supervisor._handle"
     assert supervisor.Supervisor.submit.__module__ == "supervisor._supervisor"
     assert supervisor.ActorRef.call.__module__ == "supervisor._actor"
+
+
+def test_enum_values_are_the_lowercase_names() -> None:
+    # The values are what serialized events, logs and metric labels carry.
+    for enum in (
+        supervisor.TaskStatus,
+        supervisor.Decision,
+        supervisor.Restart,
+        supervisor.Strategy,
+        supervisor.Health,
+    ):
+        assert {m.value for m in enum} == {m.name.lower() for m in enum}, enum
