@@ -66,7 +66,7 @@ def report(**fields: Any) -> HealthReport:
         "last_failure": None,
         "uptime": 0,
         "closed": False,
-        "actors": (),
+        # actors left to its default, (): the report of a supervisor without actors
     }
     return HealthReport(**{**base, **fields})
 
@@ -291,7 +291,9 @@ async def test_every_end_carries_its_decision(
         (S.RESTARTING, S.CANCELLED, None),
     ]
     created = [e for e in events if e.old is None]
-    assert {(e.new, e.decision, e.attempt) for e in created} == {(S.PENDING, None, 0)}
+    assert {(e.new, e.decision, e.attempt, e.exception) for e in created} == {
+        (S.PENDING, None, 0, None)
+    }
 
 
 @pytest.mark.trio
