@@ -27,7 +27,7 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-# tools/mutation.py: no example database (a failing example found on one mutant
+# python -m tools.mutation: no example database (a failing example found on one mutant
 # must not be replayed on the next) and a fixed seed, so every run is the same; no
 # shrinking, since a mutant needs one failing example, not the smallest.
 settings.register_profile(

@@ -1,0 +1,174 @@
+"""The command line: ``python -m tools.mutation --help``."""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+from .mutants import (
+    NOT_REACHED,
+    PACKAGE,
+    ROOT,
+    SURVIVED,
+    TARGETS,
+    Mutant,
+    mutmut_mutants,
+    sample,
+    source_mutants,
+)
+from .report import (
+    explain,
+    git_head,
+    load_equivalents,
+    render_report,
+    render_table,
+    table,
+)
+from .runners import run_mutmut, run_source
+
+#: The verdicts of the last run, for --rerun (not committed).
+RESULTS = ROOT / ".mutation-results.json"
+
+
+def _source_hash() -> str:
+    digest = hashlib.sha256()
+    for path in sorted((ROOT / PACKAGE).glob("*.py")):
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m tools.mutation",
+        description="Mutation testing of supervisor/ with the project's tests.",
+    )
+    parser.add_argument(
+        "--modules",
+        help=f"comma-separated modules of {PACKAGE}/ (default: {','.join(TARGETS)})",
+    )
+    parser.add_argument("--sample", type=int, help="at most N mutants per module")
+    parser.add_argument("--seed", type=int, default=0, help="seed of --sample")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    parser.add_argument("--kind", choices=["all", "mutmut", "source"], default="all")
+    parser.add_argument("--report", type=Path, help="write the markdown report here")
+    parser.add_argument(
+        "--list", action="store_true", help="list the mutants; run none"
+    )
+    parser.add_argument(
+        "--rerun",
+        action="store_true",
+        help="run again only the unexplained survivors of the last run (after new "
+        "tests; supervisor/ must be unchanged) and merge the verdicts",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    previous: dict[str, object] | None = None
+    if args.rerun:
+        if not RESULTS.exists():
+            parser.error(f"--rerun: no results of an earlier run in {RESULTS}")
+        previous = json.loads(RESULTS.read_text())
+        if previous["source"] != _source_hash():
+            parser.error(
+                "--rerun: supervisor/ changed since the last run; run all again"
+            )
+        args.modules, args.sample, args.seed, args.kind = previous["args"]  # type: ignore[misc]  # as stored below
+    modules = args.modules.split(",") if args.modules else list(TARGETS)
+    for module in modules:
+        if not (ROOT / PACKAGE / f"{module}.py").is_file():
+            parser.error(f"--modules: no module {PACKAGE}/{module}.py")
+    if args.sample is not None and args.sample < 1:
+        parser.error(f"--sample must be >= 1, got {args.sample}")
+
+    started = time.monotonic()
+    mutants: list[Mutant] = []
+    for module in modules:
+        found: list[Mutant] = []
+        if args.kind in {"all", "mutmut"}:
+            found += mutmut_mutants(module)
+        if args.kind in {"all", "source"}:
+            found += source_mutants(module)
+        mutants += sample(found, args.sample, args.seed, module)
+    if args.list:
+        for m in mutants:
+            print(m.id, m.function, " / ".join(m.before), "->", " / ".join(m.after))
+        return 0
+
+    to_run = mutants
+    earlier_wall = 0.0
+    if previous is not None:
+        statuses: dict[str, str] = previous["statuses"]  # type: ignore[assignment]  # as stored below
+        earlier_wall = float(previous["wall"])  # type: ignore[arg-type]  # as stored below
+        for m in mutants:
+            m.status = statuses[m.id]
+        explain(mutants, load_equivalents())
+        to_run = [
+            m
+            for m in mutants
+            if m.status in {SURVIVED, NOT_REACHED} and m.reason is None
+        ]
+        print(f"rerunning {len(to_run)} unexplained survivors of the last run")
+
+    shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale verdicts
+    (ROOT / "mutants").mkdir()
+    run_mutmut(
+        [m for m in to_run if m.kind == "mutmut"],
+        args.jobs,
+        ROOT / "mutants" / "mutmut.log",
+    )
+    run_source([m for m in to_run if m.kind == "source"], args.jobs)
+    wall = earlier_wall + time.monotonic() - started
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "source": _source_hash(),
+                "args": [args.modules, args.sample, args.seed, args.kind],
+                "wall": wall,
+                "statuses": {m.id: m.status for m in mutants},
+            }
+        )
+    )
+
+    for m in mutants:
+        m.reason = None
+    unused = explain(mutants, load_equivalents())
+    rows = table(mutants, modules)
+    what = (
+        "every mutant"
+        if args.sample is None
+        else f"a sample of {args.sample} per module (seed {args.seed})"
+    )
+    how = f"{args.jobs} jobs, {wall / 60:.1f} minutes of wall time"
+    if previous is not None:
+        how += f" (then {len(to_run)} survivors run again after new tests)"
+    header = (
+        f"# Mutation report\n\nCommit {git_head()}, {what}; {how}. Made by "
+        f"`python -m tools.mutation --report ...`.\n\n"
+        "score = (killed + timeouts) / mutants; equivalent mutants count against it."
+    )
+    print()
+    print(render_table(rows))
+    if args.report:
+        args.report.write_text(render_report(mutants, rows, header, unused))
+        print(f"\nreport: {args.report}")
+    unexplained = [
+        m for m in mutants if m.reason is None and m.status in {SURVIVED, NOT_REACHED}
+    ]
+    for m in unexplained:
+        print(f"\n{m.id} ({m.status}) in {m.function}\n{m.diff}")
+    print(f"\n{len(unexplained)} unexplained survivors; {wall / 60:.1f} minutes")
+    return 1 if unexplained else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
