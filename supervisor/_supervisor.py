@@ -28,7 +28,7 @@ import random
 from collections import deque
 from contextlib import asynccontextmanager
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 import anyio
 import trio
@@ -526,17 +526,14 @@ class Supervisor(metaclass=NoPublicConstructor):
         """Create the handle and start it or queue it; the caller checked for room."""
         now = self._clock()
         self._next_id += 1
-        h = cast(
-            "TaskHandle[T]",
-            _new_handle(
-                self,
-                self._next_id,
-                fn,
-                args,
-                _default_name(fn) if name is None else name,
-                timeout,
-                now,
-            ),
+        h: TaskHandle[T] = _new_handle(
+            self,
+            self._next_id,
+            fn,
+            args,
+            _default_name(fn) if name is None else name,
+            timeout,
+            now,
         )
         self._submitted += 1
         self._n_live += 1
@@ -549,8 +546,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         ):
             extra = h._extra = Extra(restart, max_attempts, backoff)
             if start:
-                extra.starter = TaskStarter(h)
-                extra.ready_event = self._backend.Event()
+                extra.starter = TaskStarter(h)  # marks a start_child child
             if restart is not _TEMPORARY:
                 h._context = contextvars.copy_context()  # every attempt starts from it
                 if restart is _PERMANENT:

@@ -26,7 +26,7 @@ from supervisor import (
     TaskStatus,
     open_supervisor,
 )
-from supervisor._health import FailureWindow
+from supervisor._health import FailureWindow, evaluate
 
 S = TaskStatus
 D = Decision
@@ -584,3 +584,25 @@ async def test_cancel_empties_the_queue_in_the_report(
         assert sup.health() == report(
             cancelled=4, submitted=4, max_concurrent=1, closed=True, uptime=2
         )
+
+
+def test_unhealthy_reasons_name_their_rule() -> None:
+    rules = HealthRules(min_finished=1, pending_age_unhealthy=20)
+    status, reasons = evaluate(
+        rules,
+        waiting=0,
+        max_pending=None,
+        recent_finished=4,
+        recent_failed=2,
+        oldest_pending_age=20,
+    )
+    assert status is Health.UNHEALTHY
+    # An unhealthy rule's degraded twin is not listed again.
+    assert reasons == ("failure rate 0.5 >= 0.5", "oldest pending age 20 >= 20")
+
+
+def test_failure_window_counts_a_finish_on_a_boundary_in_the_new_bucket() -> None:
+    fw = FailureWindow(10.0, now=0.0)
+    fw.add(1.0, failed=True)  # bucket 1, exactly at its start
+    assert fw.totals(10.5) == (1, 1)  # buckets 1 to 10
+    assert fw.totals(11.0) == (0, 0)

@@ -341,3 +341,38 @@ async def test_start_child_raises_when_its_child_is_cancelled_between_attempts(
                     backoff=Backoff(initial=10, maximum=10, jitter=0),
                 )
             assert trio.current_time() == 5
+
+
+async def test_a_temporary_task_keeps_its_attempt_cap(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        capped = sup.submit_nowait(sleep_then, 0, max_attempts=2)
+        with_backoff = sup.submit_nowait(sleep_then, 0, backoff=Backoff())
+    assert (capped.restart, capped.max_attempts) == (Restart.TEMPORARY, 2)
+    assert (with_backoff.restart, with_backoff.max_attempts) == (
+        Restart.TEMPORARY,
+        None,
+    )
+
+
+async def test_a_task_with_a_slot_that_has_not_started_ends_at_the_cancel(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def slow_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(2)
+
+    async with open_supervisor() as sup:
+        sup.submit_nowait(slow_cleanup)
+        await trio.sleep(1)
+        scheduled = sup.submit_nowait(sleep_then, 1)  # has a slot, not started
+        sup.cancel()
+        await trio.testing.wait_all_tasks_blocked()
+        # Recorded when its runner saw the stop, not when the block exits at 3.
+        assert (scheduled.status, scheduled.completed_at) == (S.CANCELLED, 1)
+        assert scheduled.started_at is None
+    assert trio.current_time() == 3
