@@ -30,6 +30,7 @@ from .mutants import KILLED, NOT_REACHED, PACKAGE, ROOT, SURVIVED, TIMEOUT, TREE
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["SUPERVISOR_HYPOTHESIS_PROFILE"] = "mutation"  # no database, fixed seed
+    env["SUPERVISOR_MUTATION_RUN"] = "1"  # the tool's own tests step aside
     env["PYTHONHASHSEED"] = "0"
     env.pop("PYTEST_ADDOPTS", None)
     return env
