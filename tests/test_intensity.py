@@ -14,3 +14,20 @@ def test_restart_window_is_pure_and_closed_at_both_ends() -> None:
     assert [window.record(t) for t in (0, 1, 5.5, 6)] == [False, False, False, True]
     assert window.count(100) == 0
     assert window.remaining(100) == 2
+
+
+def test_restart_window_remembers_at_most_one_decision_too_many() -> None:
+    # Its memory is bounded: past the decision that exceeds the intensity (where
+    # the supervisor gives up) the count stays at max_restarts + 1.
+    window = RestartWindow(max_restarts=2, period=100)
+    assert [window.record(t) for t in range(6)] == [
+        False,
+        False,
+        True,
+        True,
+        True,
+        True,
+    ]
+    assert window.count(5) == 3
+    assert window.remaining(5) == 0
+    assert (window.max_restarts, window.period) == (2, 100)
