@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, NoReturn
+from typing import Any
 
 import pytest
 import trio
@@ -19,6 +19,8 @@ from supervisor import (
     open_supervisor,
 )
 
+from .helpers import crash_at, crash_once_at, slow_cleanup
+
 pytestmark = pytest.mark.trio
 S = TaskStatus
 D = Decision
@@ -27,24 +29,6 @@ D = Decision
 def ends(events: list[TaskEvent], name: str) -> list[tuple[S, D | None, float]]:
     """(new status, decision, time) of a task's events after its first start."""
     return [(e.new, e.decision, e.at) for e in events if e.name == name][2:]
-
-
-async def crash_at(when: float) -> NoReturn:
-    await trio.sleep_until(when)
-    raise ValueError(f"crash at {when}")
-
-
-def crash_once_at(when: float) -> Any:
-    runs = 0
-
-    async def run() -> None:
-        nonlocal runs
-        runs += 1
-        if runs == 1:
-            await crash_at(when)
-        await trio.sleep_forever()
-
-    return run
 
 
 async def test_a_restarted_sibling_that_fails_later_restarts_the_group_again(
@@ -118,12 +102,6 @@ async def test_siblings_stopped_for_a_group_restart_record_their_end(
 async def test_counts_while_a_group_restart_waits_for_cleanup(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async def slow_cleanup() -> None:
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.sleep(2)
 
     async with open_supervisor(
         strategy=Strategy.ONE_FOR_ALL,
@@ -211,12 +189,6 @@ async def test_start_child_waits_through_a_group_restart(
 async def test_cancelling_a_sibling_held_by_a_group_restart_ends_it(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async def slow_cleanup() -> None:
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.sleep(2)
 
     async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
         quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)

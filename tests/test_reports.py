@@ -6,7 +6,7 @@ Whole reports are compared at once, so a field that is off shows up whichever it
 from __future__ import annotations
 
 import math
-from typing import Any, NoReturn
+from typing import Any
 
 import attrs
 import pytest
@@ -28,18 +28,10 @@ from supervisor import (
 )
 from supervisor._health import FailureWindow, evaluate
 
+from .helpers import sleep_then, sleep_then_raise
+
 S = TaskStatus
 D = Decision
-
-
-async def sleep_then(seconds: float, value: object = None) -> object:
-    await trio.sleep(seconds)
-    return value
-
-
-async def sleep_then_raise(seconds: float, exc: BaseException) -> NoReturn:
-    await trio.sleep(seconds)
-    raise exc
 
 
 def report(**fields: Any) -> HealthReport:

@@ -9,7 +9,7 @@ import inspect
 import logging
 import math
 import weakref
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
@@ -28,22 +28,14 @@ from supervisor import (
     open_supervisor,
 )
 
+from .helpers import sleep_then, sleep_then_raise
+
 if TYPE_CHECKING:
     from .conftest import Recorder
 
 pytestmark = pytest.mark.trio
 
 S = TaskStatus
-
-
-async def sleep_then(seconds: float, value: object = None) -> object:
-    await trio.sleep(seconds)
-    return value
-
-
-async def sleep_then_raise(seconds: float, exc: BaseException) -> NoReturn:
-    await trio.sleep(seconds)
-    raise exc
 
 
 # ---------------------------------------------------------------------------

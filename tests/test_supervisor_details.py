@@ -23,15 +23,13 @@ from supervisor import (
     open_supervisor,
 )
 
+from .helpers import sleep_then, slow_cleanup
+
 if TYPE_CHECKING:
     from .conftest import Recorder
 
 pytestmark = pytest.mark.trio
 S = TaskStatus
-
-
-async def sleep_then(seconds: float) -> None:
-    await trio.sleep(seconds)
 
 
 async def test_signature_shows_where_a_default_comes_from() -> None:
@@ -359,12 +357,6 @@ async def test_a_temporary_task_keeps_its_attempt_cap(
 async def test_a_task_with_a_slot_that_has_not_started_ends_at_the_cancel(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
-    async def slow_cleanup() -> None:
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.sleep(2)
 
     async with open_supervisor() as sup:
         sup.submit_nowait(slow_cleanup)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import trio
@@ -19,21 +19,13 @@ from supervisor import (
     open_supervisor,
 )
 
+from .helpers import sleep_then, sleep_then_raise
+
 if TYPE_CHECKING:
     from .conftest import Recorder
 
 pytestmark = pytest.mark.trio
 S = TaskStatus
-
-
-async def sleep_then(seconds: float, value: object = None) -> object:
-    await trio.sleep(seconds)
-    return value
-
-
-async def sleep_then_raise(seconds: float) -> NoReturn:
-    await trio.sleep(seconds)
-    raise ValueError("boom")
 
 
 async def test_every_waiter_on_one_handle_wakes_when_it_ends(
@@ -74,7 +66,7 @@ async def test_every_result_waiter_gets_the_error(
 ) -> None:
     raised: list[tuple[float, type[BaseException]]] = []
     async with open_supervisor() as sup:
-        h = sup.submit_nowait(fn, 3)
+        h = sup.submit_nowait(fn, 3, ValueError("boom"))
 
         async def waiter() -> None:
             with pytest.raises(error) as info:
@@ -233,7 +225,7 @@ async def test_a_failure_awaited_by_a_waiter_that_gave_up_is_logged(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="supervisor")
     async with open_supervisor() as sup:
-        h = sup.submit_nowait(sleep_then_raise, 5)
+        h = sup.submit_nowait(sleep_then_raise, 5, ValueError("boom"))
         with trio.move_on_after(1):
             await h.result()  # gives up before the failure
     assert [r.getMessage() for r in caplog.records if r.name == "supervisor"] == [
@@ -246,7 +238,7 @@ async def test_a_failure_awaited_by_one_of_two_waiters_is_not_logged(
 ) -> None:
     caplog.set_level(logging.ERROR, logger="supervisor")
     async with open_supervisor() as sup:
-        h = sup.submit_nowait(sleep_then_raise, 5)
+        h = sup.submit_nowait(sleep_then_raise, 5, ValueError("boom"))
 
         async def patient() -> None:
             with pytest.raises(TaskFailed):
