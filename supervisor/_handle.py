@@ -242,18 +242,23 @@ class TaskStarter:
     and ``handle.started_value`` is ``value``. Calling it twice is a RuntimeError.
     """
 
-    __slots__ = ("_called", "_handle")
+    __slots__ = ("_handle",)
 
     def __init__(self, handle: TaskHandle[Any]) -> None:
-        self._handle = handle
-        self._called = False
+        # The handle until started() is called, then None: one call per attempt.
+        self._handle: TaskHandle[Any] | None = handle
+
+    @property
+    def called(self) -> bool:
+        """Whether ``started()`` was called."""
+        return self._handle is None
 
     def started(self, value: object = None) -> None:
-        if self._called:
+        h = self._handle
+        if h is None:
             msg = "task_status.started() called more than once"
             raise RuntimeError(msg)
-        self._called = True
-        h = self._handle
+        self._handle = None
         h._started_value = value
         extra = h._extra
         assert extra is not None
@@ -294,9 +299,8 @@ class Extra:
         #: Set by started(), and when an attempt or the task ends: what start_child
         #: and group restarts wait on.
         self.ready_event: Event | None = None
-        #: Being stopped because a sibling restarts (ONE_FOR_ALL / REST_FOR_ONE).
-        self.strategy_stop = False
-        #: RESTARTING and held by a group restart, with no runner.
-        self.held = False
+        #: strategy_stop: being stopped because a sibling restarts (ONE_FOR_ALL /
+        #: REST_FOR_ONE). held: RESTARTING and held by a group restart, no runner.
+        self.strategy_stop = self.held = False
         #: Called once when the task becomes terminal (actors close their mailbox).
         self.on_end: Callable[[], None] | None = None

@@ -753,7 +753,7 @@ class Supervisor(metaclass=NoPublicConstructor):
                 h.cancel()
                 raise
             starter = extra.starter
-            if starter is not None and starter._called:
+            if starter is not None and starter.called:
                 # Ready, whatever happened since (as nursery.start returns once
                 # started() was called). Guarded by
                 # test_calling_started_twice_fails_the_task.
@@ -887,7 +887,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         else:
             if not scope.cancelled_caught:
                 ended = _COMPLETED
-                if starter is not None and not starter._called:
+                if starter is not None and not starter.called:
                     ended = _FAILED
                     msg = (
                         f"task {h._name!r} (id {h._id}) returned without calling "
