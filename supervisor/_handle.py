@@ -23,7 +23,6 @@ _PENDING = TaskStatus.PENDING
 _RUNNING = TaskStatus.RUNNING
 _COMPLETED = TaskStatus.COMPLETED
 _FAILED = TaskStatus.FAILED
-_CANCELLED = TaskStatus.CANCELLED
 _RESTARTING = TaskStatus.RESTARTING
 
 
@@ -63,6 +62,11 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "_timeout",
     )
 
+    # Set later, never read before: the value once COMPLETED; the cancel scope of
+    # the current attempt (or of the wait before it) once it starts.
+    _result: T
+    _scope: Scope | None
+
     def __init__(
         self,
         sup: Supervisor,
@@ -88,15 +92,13 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         self._completed_at: float | None = None
         self._attempts = 0
         self._exception: BaseException | None = None
-        self._result: T | None = None
         self._started_value: object = None
-        self._scope: Scope | None = None
         # The submitter's context, copied at submission, that attempts start from:
         # set while the task waits in the queue, and for the life of a task that may
         # be restarted (each attempt runs in a fresh copy of it).
         self._context: contextvars.Context | None = None
-        self._queued = False
-        self._cancel_requested = False
+        # Waiting in the queue for a slot; cancel() was called.
+        self._queued = self._cancel_requested = False
         # Created by the first waiter only: most handles are never awaited.
         self._done_event: Event | None = None
         self._result_waiters = 0
@@ -223,7 +225,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
             self._result_waiters -= 1
         status = self._status
         if status is _COMPLETED:
-            return self._result  # type: ignore[return-value]  # COMPLETED means _result holds a T
+            return self._result
         if status is _FAILED:
             msg = f"task {self._name!r} (id {self._id}) failed"
             raise TaskFailed(msg) from self._exception

@@ -234,6 +234,7 @@ async def test_a_plain_task_is_temporary_without_a_cap(
     async with open_supervisor() as sup:
         h = sup.submit_nowait(sleep_then, 1)
     assert (h.restart, h.max_attempts, h.timeout) == (Restart.TEMPORARY, None, None)
+    assert h.started_value is None  # only start_child children report one
 
 
 async def test_the_default_intensity_is_three_restarts_in_five_seconds(
