@@ -435,6 +435,13 @@ def test_failure_window_created_late_counts_its_first_bucket() -> None:
     assert fw.totals(1244.0) == (1, 0)
 
 
+def test_failure_window_created_late_with_wide_buckets() -> None:
+    fw = FailureWindow(20.0, now=1234.5)  # buckets of 2 s: this one is 617
+    fw.add(1235.0, failed=True)
+    assert fw.totals(1253.9) == (1, 1)  # buckets 617 to 626
+    assert fw.totals(1254.0) == (0, 0)  # 617 has left
+
+
 # ---------------------------------------------------------------------------
 # boundary values, defaults, messages
 # ---------------------------------------------------------------------------
