@@ -133,3 +133,16 @@ async def test_on_event_and_subscriber_see_the_same_events(
             await h.wait()
             got = [await events.__anext__() for _ in range(3)]
     assert got == recorder.events
+
+
+async def test_the_other_subscribers_go_on_when_one_leaves(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        async with sup.subscribe() as staying:
+            async with sup.subscribe():
+                pass
+            h = sup.submit_nowait(ok_after, 1)
+            await h.wait()
+            got = [await staying.__anext__() for _ in range(3)]
+    assert [e.new for e in got] == [S.PENDING, S.RUNNING, S.COMPLETED]

@@ -82,7 +82,10 @@ async def test_siblings_stopped_for_a_group_restart_record_their_end(
             if trio.current_time() == 1:
                 raise cleanup_error  # raised while being stopped for the group
 
-    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+    events: list[TaskEvent] = []
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, on_event=events.append
+    ) as sup:
         one_shot = sup.submit_nowait(trio.sleep_forever)
         messy = sup.submit_nowait(fails_in_cleanup, restart=Restart.TRANSIENT)
         crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.TRANSIENT)
@@ -97,6 +100,8 @@ async def test_siblings_stopped_for_a_group_restart_record_their_end(
         )
         assert crasher.attempts == 2
         sup.cancel()
+    (stopped,) = [e for e in events if e.task_id == messy.id and e.decision]
+    assert (stopped.new, stopped.exception) == (S.RESTARTING, cleanup_error)
 
 
 async def test_counts_while_a_group_restart_waits_for_cleanup(
@@ -139,7 +144,7 @@ async def test_a_stop_during_a_group_restart_cancels_the_children_not_yet_restar
         if runs["a"] == 1:
             await crash_at(1)
         handles[0]._sup.cancel()  # the restarted a stops everything at once
-        await trio.sleep_forever()
+        await slow_cleanup()  # and takes until 3 to clean up
 
     async with open_supervisor(
         strategy=Strategy.ONE_FOR_ALL, on_event=events.append
@@ -152,14 +157,15 @@ async def test_a_stop_during_a_group_restart_cancels_the_children_not_yet_restar
             handles.append(sup.submit_nowait(fn, restart=Restart.PERMANENT, name=name))
             await trio.sleep(0.1)
         await trio.sleep(5)
-    # b and c were stopped for the group at 1 and are never started again.
+    # b and c were stopped for the group at 1 and are never started again: they
+    # end then, not when a's cleanup lets the block exit at 3.
     for name in "bc":
         assert ends(events, name) == [
             (S.RESTARTING, D.SIBLING_RESTART, 1),
             (S.CANCELLED, None, 1),
         ]
     assert [h.attempts for h in handles] == [2, 1, 1]
-    assert [h.completed_at for h in handles] == [1, 1, 1]
+    assert [h.completed_at for h in handles] == [3, 1, 1]
 
 
 async def test_start_child_waits_through_a_group_restart(
