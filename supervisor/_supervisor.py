@@ -1104,6 +1104,9 @@ class Supervisor(metaclass=NoPublicConstructor):
         now = self._clock()
         for r in list(self._restarting.values()):
             del self._restarting[r._id]
+            extra = r._extra
+            assert extra is not None  # every task that restarts has one
+            extra.held = False  # no group restart may take it up again
             if r._queued:
                 r._queued = False
             else:
@@ -1148,21 +1151,13 @@ class Supervisor(metaclass=NoPublicConstructor):
             self._group_event = None
             event.set()
 
-    def _stop_for_group(self, s: TaskHandle[Any]) -> bool:
-        """Stop sibling ``s`` for a group restart; True if its runner must unwind."""
+    def _stop_for_group(self, s: TaskHandle[Any]) -> None:
+        """Stop RUNNING sibling ``s`` for a group restart; its runner unwinds."""
         extra = s._extra
         assert extra is not None  # every task of a strategy supervisor has one
-        if s._status is _RUNNING:
-            extra.strategy_stop = True
-            assert s._scope is not None
-            s._scope.cancel()
-            return True
-        # Every restart of a strategy supervisor's task goes through a group restart,
-        # which holds the task until it runs again, and group restarts run one at a
-        # time: so a sibling that is not RUNNING is held (or has ended), never
-        # RESTARTING on its own.
-        assert s._status is not _RESTARTING or extra.held, s
-        return False
+        extra.strategy_stop = True
+        assert s._scope is not None
+        s._scope.cancel()
 
     async def _restart_group(self, h: TaskHandle[Any], delay: float) -> None:
         """Restart ``h`` with its siblings (all of them, or those started after it).
@@ -1178,7 +1173,12 @@ class Supervisor(metaclass=NoPublicConstructor):
                 return  # cancelled, or given up, while it waited for the lock
             if self._strategy is Strategy.REST_FOR_ONE:
                 order = order[order.index(h) :]
-            unwinding = [s for s in order if s is not h and self._stop_for_group(s)]
+            # Every restart of a strategy supervisor's task goes through a group
+            # restart, which holds the task until it runs again, and group restarts
+            # run one at a time: so a sibling that is not RUNNING is held already.
+            unwinding = [s for s in order if s is not h and s._status is _RUNNING]
+            for s in unwinding:
+                self._stop_for_group(s)
             # The stopped siblings' cleanup finishes before anything restarts.
             while any(s._status is _RUNNING for s in unwinding):
                 event = self._group_event = self._backend.Event()
@@ -1188,8 +1188,8 @@ class Supervisor(metaclass=NoPublicConstructor):
             for s in order:
                 extra = s._extra
                 assert extra is not None
-                if s._status is not _RESTARTING or not extra.held:
-                    continue  # ended meanwhile (stopped for good, cancelled)
+                if not extra.held:
+                    continue  # ended meanwhile: stopped for good, cancelled, given up
                 extra.held = False
                 if self._no_starts:
                     del self._restarting[s._id]

@@ -13,6 +13,7 @@ from supervisor import (
     Health,
     HealthRules,
     Restart,
+    RestartIntensityExceeded,
     Strategy,
     TaskEvent,
     TaskStatus,
@@ -236,3 +237,29 @@ async def test_a_child_that_fails_again_while_its_group_restarts_is_restarted_ag
         # Each boot takes 1 s: it fails at 1.5 and 2.5, and is ready at 3.5.
         assert (trio.current_time(), h.started_value, h.attempts) == (3.5, 3, 3)
         sup.cancel()
+
+
+async def test_giving_up_while_a_group_restart_goes_on_ends_its_held_children(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    runs = {"a": 0}
+
+    async def a() -> None:
+        runs["a"] += 1
+        if runs["a"] == 1:
+            await crash_at(1)  # decision 1: the group restarts, a first
+        raise ValueError("fails as it starts")  # decision 2: one too many
+
+    with pytest.raises(RestartIntensityExceeded):
+        async with open_supervisor(
+            strategy=Strategy.ONE_FOR_ALL, max_restarts=1, restart_period=10
+        ) as sup:
+            first = sup.submit_nowait(a, restart=Restart.PERMANENT)
+            await trio.sleep(0.1)
+            b = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+            c = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+            await trio.sleep_forever()
+    # b and c waited for the group restart when a gave up: their restart is
+    # given up too, and nothing else escapes the block.
+    assert [(h.status, h.completed_at) for h in (first, b, c)] == [(S.FAILED, 1)] * 3
+    assert [h.attempts for h in (first, b, c)] == [2, 1, 1]
