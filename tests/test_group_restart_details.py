@@ -263,3 +263,36 @@ async def test_giving_up_while_a_group_restart_goes_on_ends_its_held_children(
     # given up too, and nothing else escapes the block.
     assert [(h.status, h.completed_at) for h in (first, b, c)] == [(S.FAILED, 1)] * 3
     assert [h.attempts for h in (first, b, c)] == [2, 1, 1]
+
+
+async def test_children_restarted_by_one_group_restart_can_each_fail_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[TaskEvent] = []
+    # a and b fail together at 1 (one group restart), then b alone at 2 and a
+    # alone at 3: each run fails at the next of its times still ahead.
+    fail_at = {"a": [1, 3], "b": [1, 2]}
+
+    def child(name: str) -> Any:
+        async def run() -> None:
+            for when in fail_at[name]:
+                if trio.current_time() < when:
+                    await crash_at(when)
+            await trio.sleep_forever()
+
+        return run
+
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, on_event=events.append, restart_period=None
+    ) as sup:
+        for name in "ab":
+            sup.submit_nowait(child(name), restart=Restart.PERMANENT, name=name)
+            await trio.sleep(0.5)
+        await trio.sleep(5)
+        sup.cancel()
+    # Each later failure is answered by a restart of the whole group.
+    for name, own in (("a", 3), ("b", 2)):
+        mine = [(e.new, e.decision, e.at) for e in events if e.name == name]
+        assert (S.RESTARTING, D.RESTART, own) in mine, name
+        assert mine[-1] == (S.CANCELLED, None, 6)
+        assert mine[-2][:2] == (S.RUNNING, None)
