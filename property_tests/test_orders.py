@@ -100,3 +100,27 @@ def test_tasks_never_lists_an_ended_task(data: st.DataObject) -> None:
     with hypothesis_scheduling(data):
         run_on_mock_clock(main)
     assert ended_but_listed == []
+
+
+@given(st.data())
+def test_cancelling_a_task_just_given_a_slot_keeps_the_counts(
+    data: st.DataObject,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def main() -> None:
+        async with open_supervisor(max_concurrent=1) as sup:
+            first = sup.submit_nowait(trio.sleep, 1)
+            second = sup.submit_nowait(trio.sleep, 1)  # queued until 1
+            await first.wait()
+            # first's end handed its slot to second; second's runner may or may
+            # not have run yet.
+            second.cancel()
+            seen["waiting"] = sup.health().waiting
+            await second.wait()
+            seen["second"] = second.status
+            seen["after"] = sup.health().waiting
+
+    with hypothesis_scheduling(data):
+        run_on_mock_clock(main)
+    assert seen == {"waiting": 0, "second": S.CANCELLED, "after": 0}

@@ -294,5 +294,27 @@ async def test_children_restarted_by_one_group_restart_can_each_fail_again(
     for name, own in (("a", 3), ("b", 2)):
         mine = [(e.new, e.decision, e.at) for e in events if e.name == name]
         assert (S.RESTARTING, D.RESTART, own) in mine, name
-        assert mine[-1] == (S.CANCELLED, None, 6)
-        assert mine[-2][:2] == (S.RUNNING, None)
+        assert [m[:2] for m in mine[-2:]] == [(S.RUNNING, None), (S.CANCELLED, None)]
+        assert mine[-1][2] == 6
+
+
+async def test_cancel_during_a_group_restart_ends_the_children_it_held(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[TaskEvent] = []
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, on_event=events.append
+    ) as sup:
+        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        slow = sup.submit_nowait(slow_cleanup, restart=Restart.PERMANENT)
+        crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.PERMANENT)
+        await trio.sleep(2)  # the group restart waits for slow's cleanup, to 3
+        sup.cancel()
+    # Held by the group restart, with no runner of their own: they end when the
+    # supervisor's tasks have all ended (slow's cleanup), never restarted.
+    assert [(h.status, h.completed_at, h.attempts) for h in (quick, crasher)] == [
+        (S.CANCELLED, 3, 1),
+        (S.CANCELLED, 3, 1),
+    ]
+    assert (slow.status, slow.completed_at) == (S.CANCELLED, 3)
+    assert sup.tasks() == []
