@@ -12,6 +12,7 @@ import trio
 from hypothesis import given, strategies as st
 
 from supervisor import (
+    Backoff,
     Restart,
     RestartIntensityExceeded,
     Strategy,
@@ -124,3 +125,37 @@ def test_cancelling_a_task_just_given_a_slot_keeps_the_counts(
     with hypothesis_scheduling(data):
         run_on_mock_clock(main)
     assert seen == {"waiting": 0, "second": S.CANCELLED, "after": 0}
+
+
+@given(st.data())
+def test_cancelling_a_restart_just_given_a_slot_leaves_nothing_behind(
+    data: st.DataObject,
+) -> None:
+    seen: dict[str, Any] = {}
+
+    async def fails_once() -> None:
+        if trio.current_time() < 1:
+            await trio.sleep(1)
+            raise ValueError("once")
+        await trio.sleep_forever()
+
+    async def main() -> None:
+        async with open_supervisor(max_concurrent=1) as sup:
+            restarting = sup.submit_nowait(
+                fails_once,
+                restart=Restart.TRANSIENT,
+                backoff=Backoff(initial=1, jitter=0),
+            )
+            await trio.sleep(1.5)
+            holder = sup.submit_nowait(trio.sleep, 1.5)  # the slot, to 3
+            await holder.wait()
+            # holder's end handed the slot to the waiting restart, whose runner
+            # may or may not have run yet.
+            restarting.cancel()
+            seen["listed"] = [h.status for h in sup.tasks() if h.done()]
+            await restarting.wait()
+            seen["status"] = restarting.status
+
+    with hypothesis_scheduling(data):
+        run_on_mock_clock(main)
+    assert seen == {"listed": [], "status": S.CANCELLED}
