@@ -13,6 +13,7 @@ from hypothesis import given, strategies as st
 
 from supervisor import (
     Backoff,
+    Decision,
     Restart,
     RestartIntensityExceeded,
     Strategy,
@@ -159,3 +160,41 @@ def test_cancelling_a_restart_just_given_a_slot_leaves_nothing_behind(
     with hypothesis_scheduling(data):
         run_on_mock_clock(main)
     assert seen == {"listed": [], "status": S.CANCELLED}
+
+
+@given(st.data())
+def test_after_simultaneous_failures_each_child_restarts_its_group_again(
+    data: st.DataObject,
+) -> None:
+    events: list[TaskEvent] = []
+
+    def child(times: list[float]) -> Any:
+        async def run() -> None:
+            for when in times:
+                if trio.current_time() < when:
+                    await trio.sleep_until(when)
+                    raise ValueError(f"fails at {when}")
+            await trio.sleep_forever()
+
+        return run
+
+    async def main() -> None:
+        async with open_supervisor(
+            strategy=Strategy.ONE_FOR_ALL, on_event=events.append
+        ) as sup:
+            # a and b fail together at 1: one group restart answers both, in
+            # whichever order trio took the failures. Then a fails alone at 3.
+            sup.submit_nowait(child([1, 3]), restart=Restart.PERMANENT, name="a")
+            sup.submit_nowait(child([1]), restart=Restart.PERMANENT, name="b")
+            await trio.sleep(5)
+            sup.cancel()
+
+    with hypothesis_scheduling(data):
+        run_on_mock_clock(main)
+    at_3 = {(e.name, e.new, e.decision) for e in events if e.at == 3}
+    assert at_3 == {
+        ("a", S.RESTARTING, Decision.RESTART),
+        ("a", S.RUNNING, None),
+        ("b", S.RESTARTING, Decision.SIBLING_RESTART),
+        ("b", S.RUNNING, None),
+    }
