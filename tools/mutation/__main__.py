@@ -106,9 +106,11 @@ def main(argv: list[str] | None = None) -> int:
 
     to_run = mutants
     earlier_wall = 0.0
+    runs: list[list[float]] = []  # [mutants run, minutes] of each run so far
     if previous is not None:
         statuses: dict[str, str] = previous["statuses"]  # type: ignore[assignment]  # as stored below
         earlier_wall = float(previous["wall"])  # type: ignore[arg-type]  # as stored below
+        runs = list(previous.get("runs", [[len(mutants), earlier_wall / 60]]))  # type: ignore[call-overload]  # as stored below
         for m in mutants:
             m.status = statuses[m.id]
         explain(mutants, load_equivalents())
@@ -127,13 +129,16 @@ def main(argv: list[str] | None = None) -> int:
         ROOT / "mutants" / "mutmut.log",
     )
     run_source([m for m in to_run if m.kind == "source"], args.jobs)
-    wall = earlier_wall + time.monotonic() - started
+    this_run = time.monotonic() - started
+    wall = earlier_wall + this_run
+    runs.append([len(to_run), this_run / 60])
     RESULTS.write_text(
         json.dumps(
             {
                 "source": _source_hash(),
                 "args": [args.modules, args.sample, args.seed, args.kind],
                 "wall": wall,
+                "runs": runs,
                 "statuses": {m.id: m.status for m in mutants},
             }
         )
@@ -148,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.sample is None
         else f"a sample of {args.sample} per module (seed {args.seed})"
     )
-    how = f"{args.jobs} jobs, {wall / 60:.1f} minutes of wall time"
-    if previous is not None:
-        how += f" (then {len(to_run)} survivors run again after new tests)"
+    how = f"{args.jobs} jobs: {runs[0][1]:.1f} minutes of wall time"
+    if len(runs) > 1:
+        again = ", then ".join(f"{n:.0f} in {m:.1f} minutes" for n, m in runs[1:])
+        how += f"; the survivors run again after new tests: {again}"
     header = (
         f"# Mutation report\n\nCommit {git_head()}, {what}; {how}. Made by "
         f"`python -m tools.mutation --report ...`.\n\n"
