@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
     run_source([m for m in to_run if m.kind == "source"], args.jobs)
     this_run = time.monotonic() - started
     wall = earlier_wall + this_run
-    runs.append([len(to_run), this_run / 60])
+    if to_run or previous is None:  # a rerun with nothing to run only reports
+        runs.append([len(to_run), this_run / 60])
     RESULTS.write_text(
         json.dumps(
             {
