@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import attrs
 
+from ._checks import check_seconds
 from ._errors import ActorCrashed, ActorStopped, MailboxFull
 from ._util import NoPublicConstructor
 from ._waiters import Waiters
@@ -290,7 +291,9 @@ async def _actor_main(
         raise
 
 
-def _check_actor_options(name: object, mailbox_size: object, factory: object) -> None:
+def _check_actor_options(
+    name: object, mailbox_size: object, factory: object, stop_timeout: object
+) -> None:
     if not isinstance(name, str):
         msg = f"name must be a str, got {name!r}"
         raise TypeError(msg)
@@ -303,6 +306,7 @@ def _check_actor_options(name: object, mailbox_size: object, factory: object) ->
     if not callable(factory):
         msg = f"factory must be callable, got {factory!r}"
         raise TypeError(msg)
+    check_seconds("stop_timeout", stop_timeout, zero_ok=True, none_ok=False)
 
 
 async def spawn_actor(
@@ -320,7 +324,7 @@ async def spawn_actor(
 
     The defaults live in :meth:`Supervisor.spawn_actor`, the public entry point.
     """
-    _check_actor_options(name, mailbox_size, factory)
+    _check_actor_options(name, mailbox_size, factory, stop_timeout)
     registry = sup._actors
     if name in registry and not registry[name]._closed:
         msg = f"an actor named {name!r} already runs in this supervision tree"

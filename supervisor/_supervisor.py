@@ -23,7 +23,6 @@ import contextvars
 import functools
 import inspect
 import logging
-import math
 import random
 from collections import deque
 from contextlib import asynccontextmanager
@@ -35,6 +34,7 @@ import trio
 
 from ._actor import ActorRef, spawn_actor as _spawn_actor
 from ._backend import NEG_INF, Backend, current_backend, current_clock
+from ._checks import check_count, check_seconds, check_type
 from ._errors import (
     QueueFull,
     RestartIntensityExceeded,
@@ -92,43 +92,8 @@ _CURRENT_SUPERVISOR: contextvars.ContextVar[Supervisor | None] = contextvars.Con
 )
 
 # ----------------------------------------------------------------------------
-# Argument checks: TypeError for a wrong type, ValueError for a wrong value; the
-# message names the argument, the rule and the value.
+# Argument checks of the submit calls (the general ones are in _checks)
 # ----------------------------------------------------------------------------
-
-
-def _check_type(
-    name: str, value: object, types: type | tuple[type, ...], what: str
-) -> None:
-    if value is not None and not isinstance(value, types):
-        msg = f"{name} must be {what}, got {value!r}"
-        raise TypeError(msg)
-
-
-def _check_count(name: str, value: object, minimum: int) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{name} must be an int or None, got {value!r}"
-        raise TypeError(msg)
-    if value < minimum:
-        msg = f"{name} must be >= {minimum}, got {value!r}"
-        raise ValueError(msg)
-
-
-def _check_seconds(name: str, value: object, *, zero_ok: bool) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        msg = f"{name} must be a number of seconds or None, got {value!r}"
-        raise TypeError(msg)
-    if math.isnan(value):
-        msg = f"{name} must not be NaN"
-        raise ValueError(msg)
-    if value < 0 or (value == 0 and not zero_ok):
-        msg = f"{name} must be {'>=' if zero_ok else '>'} 0, got {value!r}"
-        raise ValueError(msg)
-
 
 _CO_COROUTINE: Final = inspect.CO_COROUTINE
 
@@ -486,17 +451,17 @@ class Supervisor(metaclass=NoPublicConstructor):
         backoff: object = None,
     ) -> None:
         _check_async_fn(fn, api)
-        _check_seconds("timeout", timeout, zero_ok=False)
-        _check_type("name", name, str, "a str or None")
+        check_seconds("timeout", timeout, zero_ok=False)
+        check_type("name", name, str, "a str or None")
         if restart is not _TEMPORARY:
             if not isinstance(restart, Restart):
                 msg = f"restart must be a Restart, got {restart!r}"
                 raise TypeError(msg)
-            _check_count("max_attempts", max_attempts, 1)
-            _check_type("backoff", backoff, Backoff, "a Backoff or None")
+            check_count("max_attempts", max_attempts, 1)
+            check_type("backoff", backoff, Backoff, "a Backoff or None")
         elif max_attempts is not None or backoff is not None:
-            _check_count("max_attempts", max_attempts, 1)
-            _check_type("backoff", backoff, Backoff, "a Backoff or None")
+            check_count("max_attempts", max_attempts, 1)
+            check_type("backoff", backoff, Backoff, "a Backoff or None")
 
     def _closed_error(self) -> SupervisorClosed:
         state = "has exited" if self._done.is_set() else "is shutting down"
@@ -1430,7 +1395,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         if isinstance(grace, _UseDefault):
             grace = self._shutdown_grace
         else:
-            _check_seconds("grace", grace, zero_ok=True)
+            check_seconds("grace", grace, zero_ok=True)
         if self._done.is_set():
             await self._backend.checkpoint()
             return
@@ -1591,7 +1556,7 @@ class Supervisor(metaclass=NoPublicConstructor):
         Past ``max_buffer`` undelivered events the oldest are dropped (counted in
         ``events.lost``); the supervisor never waits for a subscriber.
         """
-        _check_count("max_buffer", max_buffer, 1)
+        check_count("max_buffer", max_buffer, 1)
         sub = EventSubscription._create(
             self._backend, max_buffer, ended=self._done.is_set()
         )
@@ -1625,7 +1590,7 @@ def _check_options(name: object, on_event: object, health_rules: object) -> None
     if inspect.iscoroutinefunction(on_event):
         msg = f"on_event must be a sync callable, got the async function {on_event!r}"
         raise TypeError(msg)
-    _check_type("health_rules", health_rules, HealthRules, "a HealthRules or None")
+    check_type("health_rules", health_rules, HealthRules, "a HealthRules or None")
 
 
 def _check_restart_options(
@@ -1637,8 +1602,8 @@ def _check_restart_options(
     if max_restarts is None:
         msg = "max_restarts must be an int, got None; use restart_period=None for no limit"
         raise TypeError(msg)
-    _check_count("max_restarts", max_restarts, 0)
-    _check_seconds("restart_period", restart_period, zero_ok=False)
+    check_count("max_restarts", max_restarts, 0)
+    check_seconds("restart_period", restart_period, zero_ok=False)
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         msg = f"seed must be an int or None, got {seed!r}"
         raise TypeError(msg)
@@ -1691,9 +1656,9 @@ async def open_supervisor(
       - only ``Cancelled``: it propagates to the scope that cancelled.
     """
     _check_options(name, on_event, health_rules)
-    _check_count("max_concurrent", max_concurrent, 1)
-    _check_count("max_pending", max_pending, 0)
-    _check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
+    check_count("max_concurrent", max_concurrent, 1)
+    check_count("max_pending", max_pending, 0)
+    check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
     _check_restart_options(strategy, max_restarts, restart_period, seed)
     if health_rules is None:
         health_rules = HealthRules()

@@ -248,3 +248,36 @@ async def test_on_stop_is_cut_after_five_seconds_by_default(
         ref.handle.cancel()
         await ref.handle.wait()
         assert trio.current_time() == 5
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "message"),
+    [
+        (-10, ValueError, r"^stop_timeout must be >= 0, got -10$"),
+        (math.nan, ValueError, r"^stop_timeout must not be NaN$"),
+        ("5", TypeError, r"^stop_timeout must be a number of seconds, got '5'$"),
+        (None, TypeError, r"^stop_timeout must be a number of seconds, got None$"),
+    ],
+)
+async def test_bad_stop_timeouts_are_rejected(
+    bad: Any, error: type[Exception], message: str
+) -> None:
+    async with open_supervisor() as sup:
+        with pytest.raises(error, match=message):
+            await sup.spawn_actor(Worker, name="w", stop_timeout=bad)
+        assert sup.whereis("w") is None
+        assert sup.health().submitted == 0
+
+
+async def test_a_zero_stop_timeout_cuts_on_stop_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    class SlowStop(Actor[Any, Any]):
+        async def on_stop(self, reason: BaseException | None) -> None:
+            await trio.sleep(1)
+
+    async with open_supervisor() as sup:
+        ref = await sup.spawn_actor(SlowStop, name="s", stop_timeout=0)
+        ref.handle.cancel()
+        await ref.handle.wait()
+        assert trio.current_time() == 0
