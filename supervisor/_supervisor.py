@@ -780,7 +780,21 @@ class Supervisor(metaclass=NoPublicConstructor):
     async def _run(self, h: TaskHandle[Any]) -> None:
         """Body of the trio task of one attempt of a supervised task; it holds a slot."""
         status = h._status
-        if self._no_starts or (status is not _PENDING and status is not _RESTARTING):
+        starts = not self._no_starts and (status is _PENDING or status is _RESTARTING)
+        if starts:
+            backend = self._backend
+            try:
+                # A scope around the block may have been cancelled before the body
+                # noticed (and stopped everything): then this task must not start
+                # either. A schedule point only when cancelled. Guarded by
+                # test_nothing_starts_after_an_outer_cancel.
+                await backend.checkpoint_if_cancelled()
+            except backend.cancelled_exc:
+                # Swallowed as in _classify: the runner's last frame, and the scope
+                # that asked for it is satisfied by the runner ending.
+                starts = False
+                status = h._status  # it yielded: the task may be recorded already
+        if not starts:
             # Cancelled between getting its slot and this first step: handle.cancel()
             # already recorded it, the supervisor gave up on it, or a supervisor-wide
             # stop is under way and it must not start. Guarded by

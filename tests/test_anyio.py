@@ -273,3 +273,19 @@ async def test_one_for_all_and_intensity_on_both_backends() -> None:
             await anyio.sleep_forever()
     assert sibling.status is S.CANCELLED
     assert sibling.attempts == 3  # restarted with the crashing child twice
+
+
+async def test_nothing_starts_after_an_outer_cancel() -> None:
+    started: list[int] = []
+
+    async def quick(i: int) -> None:
+        started.append(i)
+
+    with anyio.CancelScope() as outer:
+        async with open_supervisor() as sup:
+            # Each has a slot and its runner scheduled; none has started.
+            handles = [sup.submit_nowait(quick, i) for i in range(5)]
+            outer.cancel()
+            await anyio.sleep_forever()
+    assert started == []
+    assert [(h.status, h.started_at) for h in handles] == [(S.CANCELLED, None)] * 5
