@@ -841,17 +841,25 @@ class Supervisor(metaclass=NoPublicConstructor):
         self._set_status(h, _RUNNING, now)
         fn = h._fn
         assert fn is not None
+        args = h._args
+        if extra is None or extra.restart is _TEMPORARY:
+            # No later attempt needs them: once the call below passed them on, the
+            # running function alone holds its arguments (and the handle, none).
+            h._fn = None
+            h._args = ()
         value: object = None
         exception: BaseException | None = None
         starter = None if extra is None or extra.starter is None else TaskStarter(h)
         try:
             with scope:
                 if starter is None:
-                    value = await fn(*h._args)
+                    coro = fn(*args)
                 else:
                     assert extra is not None
                     extra.starter = starter  # a fresh task_status for each attempt
-                    value = await fn(*h._args, task_status=starter)
+                    coro = fn(*args, task_status=starter)
+                del fn, args  # the coroutine holds what it needs
+                value = await coro
         except BaseException as exc:
             # Broad on purpose: every way a task can end must be recorded. Only
             # non-Exception BaseExceptions other than Cancelled (KeyboardInterrupt,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import math
 import re
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -369,3 +371,26 @@ async def test_a_task_with_a_slot_that_has_not_started_ends_at_the_cancel(
         assert (scheduled.status, scheduled.completed_at) == (S.CANCELLED, 1)
         assert scheduled.started_at is None
     assert trio.current_time() == 3
+
+
+async def test_a_running_temporary_task_does_not_keep_its_arguments(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    class Payload:
+        pass
+
+    payload = Payload()
+    ref = weakref.ref(payload)
+
+    async def job(p: Payload) -> None:
+        del p  # done with it: only the handle could keep it alive now
+        await trio.sleep(10)
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(job, payload)
+        del payload
+        await trio.sleep(1)
+        gc.collect()
+        assert h.status is S.RUNNING
+        assert ref() is None
+        h.cancel()
