@@ -1453,9 +1453,16 @@ class Supervisor(metaclass=NoPublicConstructor):
                 self._host_task_id = anyio.get_current_task().id
                 task_status.started()
                 await self._stop.wait()
+        except self._backend.cancelled_exc:
+            if self._giving_up is None:
+                raise
+            # Swallowed on purpose: this task is cancelled (the block's body raised,
+            # or a scope around the block was cancelled) just as the supervisor gave
+            # up, and the RestartIntensityExceeded raised below must not be lost
+            # with the Cancelled. Bounded: this task ends right here.
         except BaseExceptionGroup as eg:
             raise_this = _one_or_group(eg, self._backend.cancelled_exc)
-            if raise_this is None:
+            if raise_this is None and self._giving_up is None:
                 raise
         finally:
             self._finalize()

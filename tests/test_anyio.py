@@ -11,11 +11,14 @@ import math
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 import anyio.to_thread
 import pytest
 
 from supervisor import (
     QueueFull,
+    Restart,
+    RestartIntensityExceeded,
     SupervisorClosed,
     TaskCancelled,
     TaskFailed,
@@ -289,3 +292,37 @@ async def test_nothing_starts_after_an_outer_cancel() -> None:
             await anyio.sleep_forever()
     assert started == []
     assert [(h.status, h.started_at) for h in handles] == [(S.CANCELLED, None)] * 5
+
+
+async def test_a_failing_start_child_that_tips_the_intensity_loses_no_error() -> None:
+    async def fails(*, task_status: Any) -> None:
+        raise ValueError("boom")
+
+    with pytest.RaisesGroup(TaskFailed, RestartIntensityExceeded):
+        async with open_supervisor(max_restarts=0) as sup:
+            await sup.start_child(fails, restart=Restart.TRANSIENT)
+
+
+async def test_intensity_exceeded_escapes_through_an_outer_cancel() -> None:
+    async def fails() -> None:
+        await anyio.lowlevel.checkpoint()
+        raise ValueError("boom")
+
+    with anyio.CancelScope() as outer, pytest.raises(RestartIntensityExceeded):
+        async with open_supervisor(max_restarts=0) as sup:
+            h = sup.submit_nowait(fails, restart=Restart.TRANSIENT)
+            await h.wait()
+            outer.cancel()
+            await anyio.sleep_forever()
+
+
+async def test_intensity_and_the_bodys_own_error_escape_together() -> None:
+    async def fails() -> None:
+        raise ValueError("boom")
+
+    with pytest.RaisesGroup(RestartIntensityExceeded, KeyError):
+        async with open_supervisor(max_restarts=0) as sup:
+            sup.submit_nowait(fails, restart=Restart.TRANSIENT)
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(0.01)  # the supervisor gives up meanwhile
+            raise KeyError("the body's own error")
