@@ -8,9 +8,12 @@ from ._actor import (
     ActorRef as ActorRef,
     ActorStatistics as ActorStatistics,
 )
+from ._child_records import ChildInfo as ChildInfo
 from ._errors import (
     ActorCrashed as ActorCrashed,
     ActorStopped as ActorStopped,
+    ChildNotFound as ChildNotFound,
+    ChildRunning as ChildRunning,
     MailboxFull as MailboxFull,
     QueueFull as QueueFull,
     RestartIntensityExceeded as RestartIntensityExceeded,
@@ -21,13 +24,18 @@ from ._errors import (
     TaskTimeout as TaskTimeout,
 )
 from ._events import EventSubscription as EventSubscription
-from ._handle import TaskHandle as TaskHandle
+from ._handle import TaskHandle as TaskHandle, current_handle as current_handle
 from ._health import (
     Health as Health,
     HealthReport as HealthReport,
     HealthRules as HealthRules,
 )
-from ._spec import Backoff as Backoff, Restart as Restart, Strategy as Strategy
+from ._spec import (
+    AutoShutdown as AutoShutdown,
+    Backoff as Backoff,
+    Restart as Restart,
+    Strategy as Strategy,
+)
 from ._status import (
     Decision as Decision,
     TaskEvent as TaskEvent,

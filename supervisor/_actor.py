@@ -27,8 +27,6 @@ if TYPE_CHECKING:
 
     from ._backend import Backend, Event
     from ._handle import TaskHandle
-    from ._spec import Backoff, Restart
-    from ._supervisor import Supervisor
 
 MsgT = TypeVar("MsgT")
 ReplyT = TypeVar("ReplyT")
@@ -246,7 +244,7 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
         return f"<supervisor.ActorRef {self._name!r} {len(self._mailbox)}/{self._size}>"
 
 
-async def _actor_main(
+async def actor_main(
     ref: ActorRef[Any, Any],
     factory: Callable[..., Actor[Any, Any]],
     args: tuple[Any, ...],
@@ -291,7 +289,7 @@ async def _actor_main(
         raise
 
 
-def _check_actor_options(
+def check_actor_options(
     name: object, mailbox_size: object, factory: object, stop_timeout: object
 ) -> None:
     if not isinstance(name, str):
@@ -307,60 +305,3 @@ def _check_actor_options(
         msg = f"factory must be callable, got {factory!r}"
         raise TypeError(msg)
     check_seconds("stop_timeout", stop_timeout, zero_ok=True, none_ok=False)
-
-
-async def spawn_actor(
-    sup: Supervisor,
-    factory: Callable[..., Actor[MsgT, ReplyT]],
-    *args: object,
-    name: str,
-    mailbox_size: int,
-    restart: Restart,
-    max_attempts: int | None,
-    backoff: Backoff | None,
-    stop_timeout: float,
-) -> ActorRef[MsgT, ReplyT]:
-    """Start an actor as a child of ``sup``; returns once ``on_start`` succeeded.
-
-    The defaults live in :meth:`Supervisor.spawn_actor`, the public entry point.
-    """
-    _check_actor_options(name, mailbox_size, factory, stop_timeout)
-    registry = sup._actors
-    if name in registry and not registry[name]._closed:
-        msg = f"an actor named {name!r} already runs in this supervision tree"
-        raise ValueError(msg)
-    ref = ActorRef[MsgT, ReplyT]._create(name, mailbox_size, sup._backend)
-    registry[name] = ref
-    try:
-        handle = await sup.start_child(
-            _actor_main,
-            ref,
-            factory,
-            args,
-            stop_timeout,
-            name=name,
-            restart=restart,
-            max_attempts=max_attempts,
-            backoff=backoff,
-        )
-    except BaseException:
-        # Broad on purpose: whatever failed the start, the name is free again and
-        # nothing can reach the dead ref; re-raised.
-        ref._close()
-        if registry.get(name) is ref:
-            del registry[name]
-        raise
-    ref._handle = handle
-    extra = handle._extra
-    assert extra is not None
-
-    def on_end() -> None:
-        ref._close()
-        if registry.get(name) is ref:
-            del registry[name]
-
-    if handle.done():
-        on_end()
-    else:
-        extra.on_end = on_end
-    return ref

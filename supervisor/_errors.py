@@ -9,6 +9,8 @@ The hierarchy::
     │   ├── TaskFailed                handle.result() of a FAILED task (__cause__: its error)
     │   ├── TaskCancelled             handle.result() of a CANCELLED task
     │   ├── RestartIntensityExceeded  too many restarts in the window (raised out of the block)
+    │   ├── ChildNotFound             no child with that id or handle (also a LookupError)
+    │   ├── ChildRunning              restart_child/delete_child of a child that is not terminated
     │   ├── MailboxFull               ref.send_nowait() to a full mailbox
     │   ├── ActorCrashed              ref.call() whose handler raised (__cause__: its error)
     │   └── ActorStopped              send/call to an actor that has stopped for good
@@ -44,6 +46,16 @@ class TaskCancelled(SupervisorError):
 
 class RestartIntensityExceeded(SupervisorError):
     """More restarts than ``max_restarts`` happened within ``restart_period`` seconds."""
+
+
+class ChildNotFound(SupervisorError, LookupError):
+    """No child of this supervisor has that id (or it was forgotten), or the handle
+    belongs to another supervisor."""
+
+
+class ChildRunning(SupervisorError):
+    """``restart_child``/``delete_child`` of a child that is running, restarting,
+    or being started: terminate it first."""
 
 
 class TaskTimeout(TimeoutError):

@@ -2,22 +2,55 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
+import contextvars
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, final
 
 from ._errors import TaskCancelled, TaskFailed
+from ._policy import Role
 from ._spec import Restart
 from ._status import TaskStatus
 from ._util import NoPublicConstructor
 
 if TYPE_CHECKING:
-    import contextvars
     from collections.abc import Awaitable, Callable
 
-    from ._backend import Event, Scope
+    from ._backend import Backend, Event, Scope
     from ._spec import Backoff
-    from ._supervisor import Supervisor
 
 T = TypeVar("T")
+
+
+class Owner(Protocol):
+    """What a handle needs of its supervisor."""
+
+    _backend: Backend
+
+    def _cancel_waiting(self, h: TaskHandle[Any], /) -> None: ...
+
+
+class ChildEntry(Protocol):
+    """The entry of a start_child / spawn_actor child (``_children.Child``)."""
+
+    handle: TaskHandle[Any]
+    kept: bool
+
+
+# The handle of the supervised task (attempt) the caller runs in: set by each
+# attempt's runner in the attempt's own copy of the context.
+CURRENT_HANDLE: contextvars.ContextVar[TaskHandle[Any] | None] = contextvars.ContextVar(
+    "supervisor.current_handle", default=None
+)
+
+
+def current_handle() -> TaskHandle[Any] | None:
+    """The handle of the supervised task the caller runs in; None outside one.
+
+    Inside a task started by any supervisor (``submit``, ``start_child``,
+    ``spawn_actor``), and in the tasks it starts itself, since they inherit its
+    context. A task of a supervisor opened inside a task sees its own handle.
+    """
+    return CURRENT_HANDLE.get()
+
 
 _PENDING = TaskStatus.PENDING
 _RUNNING = TaskStatus.RUNNING
@@ -69,7 +102,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
     def __init__(
         self,
-        sup: Supervisor,
+        sup: Owner,
         task_id: int,
         fn: Callable[..., Awaitable[T]],
         args: tuple[Any, ...],
@@ -170,6 +203,46 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         """The per-attempt timeout in seconds, or None."""
         return self._timeout
 
+    @property
+    def shutdown(self) -> float | None:
+        """How a stop on purpose ends it: seconds it may take to end by itself
+        after the stop request (0: cancelled at once; None: no limit)."""
+        extra = self._extra
+        return 0 if extra is None else extra.shutdown
+
+    @property
+    def significant(self) -> bool:
+        """Whether its end by itself may shut the supervisor down (auto_shutdown)."""
+        extra = self._extra
+        return extra is not None and extra.significant
+
+    @property
+    def stop_requested(self) -> bool:
+        """Whether the supervisor asked the current attempt to stop.
+
+        Set before every stop on purpose (``terminate_child``, a group restart, a
+        graceful shutdown), so the task can finish its unit of work; cleared when
+        a new attempt starts.
+        """
+        extra = self._extra
+        return extra is not None and extra.stop_requested
+
+    async def wait_stop_requested(self) -> None:
+        """Return once :attr:`stop_requested` is set (at once if it is).
+
+        A checkpoint. Cancelling the wait leaves the task untouched.
+        """
+        extra = self._extra
+        if extra is None:
+            extra = self._extra = Extra(Restart.TEMPORARY, None, None)
+        if extra.stop_requested:
+            await self._sup._backend.checkpoint()
+            return
+        event = extra.stop_event
+        if event is None:
+            event = extra.stop_event = self._sup._backend.Event()
+        await event.wait()
+
     def done(self) -> bool:
         """Whether the status is terminal (COMPLETED, FAILED or CANCELLED)."""
         return self._status.is_terminal
@@ -264,45 +337,101 @@ class TaskStarter:
         h._started_value = value
         extra = h._extra
         assert extra is not None
-        ready = extra.ready_event
-        if ready is not None:
-            extra.ready_event = None
-            ready.set()
+        extra.wake_ready()
 
 
 @final
 class Extra:
     """Per-task state that only some tasks need, kept off the plain handle.
 
-    Made for tasks with a restart policy, a ``max_attempts`` or a ``backoff``, for
-    ``start_child`` children, and for every task of a ONE_FOR_ALL / REST_FOR_ONE
-    supervisor.
+    Made for tasks with a restart policy, a ``max_attempts``, a ``backoff``, a
+    ``shutdown`` or ``significant`` option, for children (``start_child``,
+    ``spawn_actor``), for every task of a ONE_FOR_ALL / REST_FOR_ONE supervisor, and
+    for a task whose stop is requested.
     """
 
     __slots__ = (
+        "attempt_end",
         "backoff",
-        "held",
+        "child",
         "max_attempts",
         "on_end",
+        "order",
         "ready_event",
         "restart",
+        "role",
+        "shutdown",
+        "significant",
         "starter",
-        "strategy_stop",
+        "stop_event",
+        "stop_hooks",
+        "stop_requested",
     )
 
     def __init__(
-        self, restart: Restart, max_attempts: int | None, backoff: Backoff | None
+        self,
+        restart: Restart,
+        max_attempts: int | None,
+        backoff: Backoff | None,
+        shutdown: float | None = 0,
+        significant: bool = False,
     ) -> None:
         self.restart = restart
         self.max_attempts = max_attempts
         self.backoff = backoff
+        #: Seconds a stop on purpose waits for the task to end by itself before
+        #: cancelling it (0: cancel at once; None: no limit).
+        self.shutdown = shutdown
+        self.significant = significant
+        #: What the supervisor is doing with this child (one field, named states).
+        self.role = Role.NONE
+        #: Place in start order, given when it first runs (kept by restart_child).
+        self.order: int | None = None
+        #: The child's entry (start_child / spawn_actor children only).
+        self.child: ChildEntry | None = None
         #: start_child only: the current attempt's task_status.
         self.starter: TaskStarter | None = None
         #: Set by started(), and when an attempt or the task ends: what start_child
         #: and group restarts wait on.
         self.ready_event: Event | None = None
-        #: strategy_stop: being stopped because a sibling restarts (ONE_FOR_ALL /
-        #: REST_FOR_ONE). held: RESTARTING and held by a group restart, no runner.
-        self.strategy_stop = self.held = False
+        #: Set when the current attempt ends: what a stop by policy waits on.
+        self.attempt_end: Event | None = None
+        #: The stop request of the current attempt, its waiters, and the callbacks
+        #: of supervisors opened inside the task (they shut down when it is set).
+        self.stop_requested = False
+        self.stop_event: Event | None = None
+        self.stop_hooks: list[Callable[[], None]] | None = None
         #: Called once when the task becomes terminal (actors close their mailbox).
         self.on_end: Callable[[], None] | None = None
+
+    def wake_ready(self) -> None:
+        ready = self.ready_event
+        if ready is not None:
+            self.ready_event = None
+            ready.set()
+
+    def wake_attempt_end(self) -> None:
+        ended = self.attempt_end
+        if ended is not None:
+            self.attempt_end = None
+            ended.set()
+
+    def request_stop(self) -> None:
+        """Set the stop request: wake its waiters, run the hooks (once each)."""
+        if self.stop_requested:
+            return
+        self.stop_requested = True
+        event = self.stop_event
+        if event is not None:
+            event.set()
+        hooks = self.stop_hooks
+        if hooks:
+            for hook in list(hooks):
+                hook()
+
+    def clear_stop_request(self) -> None:
+        """A new attempt starts: its stop request starts unset. (An unset event is
+        kept: whoever waits on it waits for the new attempt's request.)"""
+        if self.stop_requested:
+            self.stop_requested = False
+            self.stop_event = None

@@ -42,6 +42,20 @@ class Strategy(enum.Enum):
         return f"Strategy.{self.name}"
 
 
+class AutoShutdown(enum.Enum):
+    """Whether a supervisor shuts itself down when significant children end."""
+
+    #: Never (the default); no child may be significant.
+    NEVER = "never"
+    #: When any significant child ends by itself and no restart follows.
+    ANY_SIGNIFICANT = "any_significant"
+    #: When the last live significant child ends by itself and no restart follows.
+    ALL_SIGNIFICANT = "all_significant"
+
+    def __repr__(self) -> str:
+        return f"AutoShutdown.{self.name}"
+
+
 def _finite_non_negative(
     inst: Backoff, attr: attrs.Attribute[float], value: float
 ) -> None:

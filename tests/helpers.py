@@ -43,3 +43,16 @@ def crash_once_at(when: float) -> Any:
         await trio.sleep_forever()
 
     return run
+
+
+async def running(*handles: Any) -> None:
+    """Checkpoint until every handle is RUNNING, with no virtual time passing.
+
+    Tasks submitted at the same instant start in an order trio may shuffle: a test
+    that depends on start order submits each one after the previous is running.
+    """
+    from supervisor import TaskStatus
+
+    for h in handles:
+        while h.status is not TaskStatus.RUNNING:
+            await trio.lowlevel.checkpoint()

@@ -118,7 +118,9 @@ async def test_no_event_objects_are_built_without_observers(
         built += 1
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr("supervisor._supervisor.TaskEvent", counting)
+    # Every module that builds events on the submit -> run -> finish path.
+    monkeypatch.setattr("supervisor._admission.TaskEvent", counting)
+    monkeypatch.setattr("supervisor._ledger.TaskEvent", counting)
     async with open_supervisor() as sup:
         sup.submit_nowait(ok_after, 1)
     assert built == 0

@@ -20,7 +20,7 @@ from supervisor import (
     open_supervisor,
 )
 
-from .helpers import crash_at, crash_once_at, slow_cleanup
+from .helpers import crash_at, crash_once_at, running, slow_cleanup
 
 pytestmark = pytest.mark.trio
 S = TaskStatus
@@ -115,8 +115,12 @@ async def test_counts_while_a_group_restart_waits_for_cleanup(
             failure_rate_degraded=None, failure_rate_unhealthy=None
         ),
     ) as sup:
-        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        # Started in this order, so a group restart stops quick first (newest
+        # first), then slow.
         slow = sup.submit_nowait(slow_cleanup, restart=Restart.PERMANENT)
+        await running(slow)
+        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await running(quick)
         crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.PERMANENT)
         await trio.sleep(2)  # quick is stopped, slow still cleans up (until 3)
         assert [quick.status, slow.status, crasher.status] == [
@@ -124,7 +128,7 @@ async def test_counts_while_a_group_restart_waits_for_cleanup(
             S.RUNNING,
             S.RESTARTING,
         ]
-        assert sup.tasks() == [quick, slow, crasher]
+        assert sup.tasks() == [slow, quick, crasher]
         report = sup.health()
         assert (report.running, report.restarting, report.pending) == (1, 2, 0)
         assert report.status is Health.HEALTHY
@@ -198,9 +202,12 @@ async def test_cancelling_a_sibling_held_by_a_group_restart_ends_it(
 ) -> None:
 
     async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
-        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
         slow = sup.submit_nowait(slow_cleanup, restart=Restart.PERMANENT)
+        await running(slow)
+        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await running(quick)
         crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.PERMANENT)
+        # Stopped newest first: quick at once, then slow, which cleans up until 3.
         await trio.sleep(2)  # quick waits for the group restart; slow cleans up
         assert quick.status is S.RESTARTING
         quick.cancel()
@@ -305,8 +312,10 @@ async def test_cancel_during_a_group_restart_ends_the_children_it_held(
     async with open_supervisor(
         strategy=Strategy.ONE_FOR_ALL, on_event=events.append
     ) as sup:
-        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
         slow = sup.submit_nowait(slow_cleanup, restart=Restart.PERMANENT)
+        await running(slow)
+        quick = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await running(quick)
         crasher = sup.submit_nowait(crash_once_at(1), restart=Restart.PERMANENT)
         await trio.sleep(2)  # the group restart waits for slow's cleanup, to 3
         sup.cancel()

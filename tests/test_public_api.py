@@ -12,7 +12,11 @@ EXPECTED = [
     "ActorRef",
     "ActorStatistics",
     "ActorStopped",
+    "AutoShutdown",
     "Backoff",
+    "ChildInfo",
+    "ChildNotFound",
+    "ChildRunning",
     "Decision",
     "EventSubscription",
     "Health",
@@ -32,6 +36,7 @@ EXPECTED = [
     "TaskHandle",
     "TaskStatus",
     "TaskTimeout",
+    "current_handle",
     "open_supervisor",
 ]
 

@@ -1,0 +1,97 @@
+"""Checks of the arguments of the submit calls (the general ones are in _checks)."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from types import FunctionType
+from typing import Final
+
+from ._checks import check_count, check_seconds, check_type
+from ._spec import Backoff, Restart
+
+_CO_COROUTINE: Final = inspect.CO_COROUTINE
+_TEMPORARY = Restart.TEMPORARY
+
+
+def check_async_fn(fn: object, api: str) -> None:
+    """TypeError unless ``fn`` is an async function (or an object with one as __call__)."""
+    if type(fn) is FunctionType and fn.__code__.co_flags & _CO_COROUTINE:
+        return  # the common case, without inspect's unwrapping
+    if inspect.iscoroutinefunction(fn):
+        return
+    if inspect.iscoroutine(fn):
+        fn.close()  # it will never run: spare the user a "never awaited" warning
+        msg = (
+            f"{api}() takes an async function and its arguments, got a coroutine "
+            f"object {fn!r}; call {api}(fn, *args), not {api}(fn(*args))"
+        )
+        raise TypeError(msg)
+    if inspect.iscoroutinefunction(getattr(fn, "__call__", None)):  # noqa: B004 - want async __call__, not callable()
+        return
+    if not callable(fn):
+        msg = f"{api}() takes an async function, got {fn!r}"
+        raise TypeError(msg)
+    msg = (
+        f"{api}() takes an async function, got the sync callable {fn!r}; define it "
+        f"with 'async def', or run it in a worker thread: "
+        f"{api}(anyio.to_thread.run_sync, fn, *args)"
+    )
+    raise TypeError(msg)
+
+
+def check_takes_task_status(fn: object) -> None:
+    """TypeError unless ``fn`` accepts a ``task_status`` keyword (start_child)."""
+    try:
+        params = inspect.signature(fn).parameters  # type: ignore[arg-type]  # checked callable
+    except (TypeError, ValueError):  # no signature to read: let the call decide
+        return
+    if "task_status" in params or any(
+        p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()
+    ):
+        return
+    msg = (
+        f"start_child() needs a function that takes a task_status keyword argument "
+        f"and calls task_status.started(), got {fn!r}"
+    )
+    raise TypeError(msg)
+
+
+def default_name(fn: object) -> str:
+    if type(fn) is FunctionType:
+        return fn.__qualname__
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    name = getattr(fn, "__qualname__", None)
+    return name if isinstance(name, str) else type(fn).__qualname__
+
+
+def check_submission(
+    fn: object,
+    timeout: object,
+    name: object,
+    api: str,
+    restart: object = _TEMPORARY,
+    max_attempts: object = None,
+    backoff: object = None,
+    shutdown: object = 0,
+    significant: object = False,
+) -> None:
+    """The checks every submit call makes, with a message naming the argument."""
+    check_async_fn(fn, api)
+    check_seconds("timeout", timeout, zero_ok=False)
+    check_type("name", name, str, "a str or None")
+    if restart is not _TEMPORARY:
+        if not isinstance(restart, Restart):
+            msg = f"restart must be a Restart, got {restart!r}"
+            raise TypeError(msg)
+        check_count("max_attempts", max_attempts, 1)
+        check_type("backoff", backoff, Backoff, "a Backoff or None")
+    elif max_attempts is not None or backoff is not None:
+        check_count("max_attempts", max_attempts, 1)
+        check_type("backoff", backoff, Backoff, "a Backoff or None")
+    if not (shutdown == 0 and type(shutdown) in (int, float)):
+        check_seconds("shutdown", shutdown, zero_ok=True)
+    if significant is not False and type(significant) is not bool:
+        msg = f"significant must be a bool, got {significant!r}"
+        raise TypeError(msg)

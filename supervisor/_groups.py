@@ -1,0 +1,141 @@
+"""Group restarts: ONE_FOR_ALL and REST_FOR_ONE, in OTP's order.
+
+A group restart stops the siblings one at a time, newest first, each by its
+shutdown policy and with its cleanup done before the next; then starts the group
+in start order, each child ready before the next. If a child fails before it is
+ready, it stops there: that failure is handled by the policy like any other (a new
+group restart, or giving up). If that child then ends for good, the children it
+held back end CANCELLED, their specs kept as after ``terminate_child``.
+
+Every restart of a strategy supervisor's task goes through a group restart, which
+holds the task (role GROUP_HELD) until it runs again; group restarts run one at a
+time (``_group_lock``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._policy import Phase, Role, group_of, rejoins_group, stop_order
+from ._status import Decision, TaskStatus
+from ._stopping import Stopping
+
+if TYPE_CHECKING:
+    from ._handle import Extra, TaskHandle
+
+_RUNNING = TaskStatus.RUNNING
+_CANCELLED = TaskStatus.CANCELLED
+_RESTARTING = TaskStatus.RESTARTING
+_GROUP_HELD = Role.GROUP_HELD
+_HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
+_NO_ROLE = Role.NONE
+_STOPPING = Phase.STOPPING
+
+
+class Groups(Stopping):
+    """Restart a child with its siblings, as its supervisor's strategy says."""
+
+    __slots__ = ()
+
+    def _stopped_by_strategy(
+        self,
+        h: TaskHandle[Any],
+        extra: Extra,
+        status: TaskStatus,
+        exception: BaseException | None,
+    ) -> None:
+        """An attempt that a group restart stopped has ended (its cleanup is done)."""
+        extra.role = _NO_ROLE
+        if self._phase is _STOPPING or not rejoins_group(
+            extra.restart, h._attempts, extra.max_attempts
+        ):
+            # Stopped for good, as OTP does with temporary children: CANCELLED, or
+            # as it ended by itself after the stop request.
+            self._record_end(
+                h, status, self._clock(), exception, Decision.SIBLING_RESTART
+            )
+            return
+        # However it ended, not a cancellation for its policy: it waits for the
+        # group restart.
+        extra.role = _GROUP_HELD
+        h._exception = exception
+        self._restarting[h._id] = h
+        self._set_status(
+            h, _RESTARTING, self._clock(), exception, Decision.SIBLING_RESTART
+        )
+
+    async def _restart_group(self, h: TaskHandle[Any], delay: float) -> None:
+        """Restart ``h`` with its siblings (all of them, or those started after it).
+
+        Runs in nursery M: cancelling the supervisor ends it, and _finalize records
+        the tasks it held.
+        """
+        async with self._group_lock:
+            children = self._children
+            assert children is not None
+            if h._status is not _RESTARTING or h._id not in children:
+                # Cancelled or given up while it waited for the lock, or another
+                # group restart ran it again already.
+                if h._status.is_terminal:
+                    self._end_held_after(h)
+                return
+            group = group_of(self._strategy, list(children.values()), h)
+            for sibling in stop_order(group, h):
+                if sibling._status is _RUNNING:
+                    await self._stop_attempt(sibling, Role.GROUP_STOP)
+            if delay:
+                await self._backend.sleep(delay)
+            for child in group:
+                if not await self._start_held(child):
+                    # It failed before it was ready: a new decision follows (a new
+                    # group restart takes the rest), or it ended for good.
+                    if child._status.is_terminal:
+                        self._end_held_after(child)
+                    return
+
+    async def _start_held(self, h: TaskHandle[Any]) -> bool:
+        """Start held ``h`` and wait until it is ready (RUNNING; a start_child child:
+        started). False if the attempt or the task ended first. A child not held
+        (running, or ended meanwhile) is left alone: True."""
+        extra = h._extra
+        assert extra is not None
+        if extra.role not in _HELD:
+            return True
+        extra.role = _NO_ROLE
+        if self._phase is _STOPPING:
+            del self._restarting[h._id]
+            self._record_end(h, _CANCELLED, self._clock())
+            return True
+        attempts = h._attempts
+        self._restart_when_slot_free(h)
+        # The event may be shared with a start_child call still waiting for it.
+        ready = extra.ready_event
+        if ready is None:
+            ready = extra.ready_event = self._backend.Event()
+        await ready.wait()
+        if h._attempts == attempts:
+            return False  # it never ran: cancelled in the queue, or given up
+        starter = extra.starter
+        return starter is None or starter.called
+
+    def _end_held_after(self, h: TaskHandle[Any]) -> None:
+        """``h`` ended for good in a group restart: the children after it that the
+        group restart held back end CANCELLED, their specs kept."""
+        children = self._children
+        assert children is not None
+        order = _order(h)
+        now = self._clock()
+        for s in list(self._restarting.values()):
+            extra = s._extra
+            assert extra is not None
+            if extra.role is _GROUP_HELD and _order(s) > order:
+                extra.role = Role.TERMINATING  # kept, as after terminate_child
+                del self._restarting[s._id]
+                self._record_end(s, _CANCELLED, now)
+
+
+def _order(h: TaskHandle[Any]) -> int:
+    extra = h._extra
+    assert extra is not None
+    assert extra.order is not None
+    return extra.order

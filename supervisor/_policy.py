@@ -1,0 +1,124 @@
+"""The supervisor's decisions, as plain code: no clock, no event loop, no tasks.
+
+What to do is decided here; how (trio tasks, cancel scopes, slots) is done by the
+modules that call these functions. Property tests drive them directly against a
+model of OTP's rules (``property_tests/test_policy.py``).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import TYPE_CHECKING, TypeVar
+
+from ._spec import AutoShutdown, Restart, Strategy
+from ._status import TaskStatus
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+C = TypeVar("C")
+
+
+class Phase(enum.Enum):
+    """Where a supervisor is in its life; it only moves forward."""
+
+    #: Accepting work.
+    OPEN = "open"
+    #: Closed to new work; a graceful shutdown's first phase lets one-shot work finish.
+    CLOSED = "closed"
+    #: Nothing may start or restart: ``cancel()``, the second phase of a graceful
+    #: shutdown (stopping PERMANENT tasks), or the block has exited.
+    STOPPING = "stopping"
+
+
+class Role(enum.Enum):
+    """What the supervisor is doing with one child, beyond its status."""
+
+    #: Nothing: it runs, waits or restarts by its own policy.
+    NONE = "none"
+    #: A group restart is stopping this attempt; it is restarted with the group.
+    GROUP_STOP = "group_stop"
+    #: RESTARTING, held by a group restart that starts it in its turn; no runner.
+    GROUP_HELD = "group_held"
+    #: RESTARTING, and a group restart of its own waits to run; no runner.
+    RESTART_PENDING = "restart_pending"
+    #: ``terminate_child`` is stopping it: no restart follows, its spec is kept.
+    TERMINATING = "terminating"
+    #: The second phase of a graceful shutdown is stopping it: no restart follows.
+    SHUTTING_DOWN = "shutting_down"
+
+
+def restart_follows(
+    restart: Restart, ended: TaskStatus, attempts: int, max_attempts: int | None
+) -> bool:
+    """Whether an attempt that ended ``ended`` (on its own) is run again.
+
+    TEMPORARY never; TRANSIENT after a failure; PERMANENT after a failure or a
+    normal return; never after a cancellation, nor once ``max_attempts`` are used.
+    """
+    if restart is Restart.TEMPORARY:
+        return False
+    if ended is TaskStatus.COMPLETED:
+        if restart is not Restart.PERMANENT:
+            return False
+    elif ended is not TaskStatus.FAILED:
+        return False  # a cancelled task is never restarted
+    return max_attempts is None or attempts < max_attempts
+
+
+def rejoins_group(restart: Restart, attempts: int, max_attempts: int | None) -> bool:
+    """Whether a sibling stopped for a group restart is restarted with the group.
+
+    However its attempt ended: a TEMPORARY sibling, or one whose attempts are used
+    up, is stopped for good (it ends CANCELLED), as OTP does.
+    """
+    if restart is Restart.TEMPORARY:
+        return False
+    return max_attempts is None or attempts < max_attempts
+
+
+def group_of(strategy: Strategy, order: Sequence[C], leader: C) -> list[C]:
+    """The children a restart of ``leader`` restarts, in start order.
+
+    ``order`` holds the supervisor's children in start order, ``leader`` among
+    them. ONE_FOR_ONE: the leader alone; ONE_FOR_ALL: every child; REST_FOR_ONE:
+    the leader and the children started after it.
+    """
+    if strategy is Strategy.ONE_FOR_ONE:
+        return [leader]
+    if strategy is Strategy.ONE_FOR_ALL:
+        return list(order)
+    return list(order[order.index(leader) :])
+
+
+def stop_order(group: Sequence[C], leader: C) -> list[C]:
+    """The siblings a group restart stops, one at a time: newest first."""
+    return [c for c in reversed(group) if c is not leader]
+
+
+def check_significant(
+    significant: bool, restart: Restart, auto_shutdown: AutoShutdown
+) -> None:
+    """ValueError for a significant child that OTP does not allow."""
+    if not significant:
+        return
+    if restart is Restart.PERMANENT:
+        msg = "significant=True needs a TRANSIENT or TEMPORARY child, got restart=Restart.PERMANENT"
+        raise ValueError(msg)
+    if auto_shutdown is AutoShutdown.NEVER:
+        msg = (
+            "significant=True needs a supervisor opened with auto_shutdown="
+            "AutoShutdown.ANY_SIGNIFICANT or ALL_SIGNIFICANT, not NEVER"
+        )
+        raise ValueError(msg)
+
+
+def auto_shutdown_fires(auto_shutdown: AutoShutdown, significant_left: int) -> bool:
+    """Whether a significant child that ended by itself, with no restart to follow,
+    shuts the supervisor down; ``significant_left`` counts the significant children
+    still alive after it (not those ``terminate_child`` stopped)."""
+    if auto_shutdown is AutoShutdown.ANY_SIGNIFICANT:
+        return True
+    if auto_shutdown is AutoShutdown.ALL_SIGNIFICANT:
+        return significant_left == 0
+    return False

@@ -1,0 +1,231 @@
+"""Running one attempt: the body of its trio task, and how the attempt ended.
+
+This is the hot path. A plain one-shot task (no Extra) goes from ``_run`` to
+``_finish`` and pays for nothing else; anything that may restart, stop on purpose
+or take part in a group restart goes on to ``_finish_extra`` (``_restarts``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._admission import Admission
+from ._errors import TaskTimeout
+from ._handle import CURRENT_HANDLE, TaskStarter
+from ._policy import Phase, Role
+from ._spec import Restart
+from ._status import Decision, TaskStatus
+
+if TYPE_CHECKING:
+    from ._handle import Extra, TaskHandle
+
+_PENDING = TaskStatus.PENDING
+_RUNNING = TaskStatus.RUNNING
+_COMPLETED = TaskStatus.COMPLETED
+_FAILED = TaskStatus.FAILED
+_CANCELLED = TaskStatus.CANCELLED
+_RESTARTING = TaskStatus.RESTARTING
+_TEMPORARY = Restart.TEMPORARY
+_PERMANENT = Restart.PERMANENT
+_GIVE_UP = Decision.GIVE_UP
+_STOPPING = Phase.STOPPING
+_NO_ROLE = Role.NONE
+_HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
+
+_set_current_handle = CURRENT_HANDLE.set
+
+
+class Running(Admission):
+    """The runner of an attempt: start it, run it in its own scope, record its end."""
+
+    __slots__ = ()
+
+    async def _run(self, h: TaskHandle[Any]) -> None:
+        """Body of the trio task of one attempt of a supervised task; it holds a slot."""
+        status = h._status
+        starts = self._phase is not _STOPPING and (
+            status is _PENDING or status is _RESTARTING
+        )
+        if starts:
+            backend = self._backend
+            try:
+                # A scope around the block may have been cancelled before the body
+                # noticed (and stopped everything): then this task must not start
+                # either. A schedule point only when cancelled. Guarded by
+                # test_nothing_starts_after_an_outer_cancel.
+                await backend.checkpoint_if_cancelled()
+            except backend.cancelled_exc:
+                # Swallowed as in _classify: the runner's last frame, and the scope
+                # that asked for it is satisfied by the runner ending.
+                starts = False
+                status = h._status  # it yielded: the task may be recorded already
+        if not starts:
+            # Cancelled between getting its slot and this first step: handle.cancel()
+            # already recorded it, the supervisor gave up on it, or a supervisor-wide
+            # stop is under way and it must not start. Guarded by
+            # test_cancel_scheduled_task_never_runs.
+            if status is _PENDING or status is _RESTARTING:
+                del self._active[h._id]
+                if status is _RESTARTING:
+                    del self._restarting[h._id]
+                self._record_end(h, _CANCELLED, self._clock())
+            self._release_slot()
+            return
+        extra = h._extra
+        if extra is not None:
+            if status is _RESTARTING:
+                if extra.role in _HELD:
+                    # A group restart took it over after its slot was granted.
+                    self._release_slot()
+                    return
+                del self._restarting[h._id]
+                if extra.starter is None:
+                    # A group restart waits for this task to be RUNNING (it runs as
+                    # soon as this step ends) before it starts the next one.
+                    extra.wake_ready()
+            extra.clear_stop_request()
+        now = self._clock()
+        timeout = h._timeout
+        scope = (
+            self._CancelScope()
+            if timeout is None
+            else self._CancelScope(deadline=now + timeout)
+        )
+        # The scope exists before the status says RUNNING: an on_event hook may call
+        # handle.cancel() from inside the transition.
+        h._scope = scope
+        if h._started_at is None:
+            h._started_at = now
+            if extra is not None:
+                self._first_start(h, extra)
+        h._attempts += 1
+        self._n_running += 1
+        self._set_status(h, _RUNNING, now)
+        fn = h._fn
+        assert fn is not None
+        args = h._args
+        if extra is None or extra.restart is _TEMPORARY:
+            # No later attempt needs them: once the call below passed them on, the
+            # running function alone holds its arguments (and the handle, none).
+            h._fn = None
+            h._args = ()
+        value: object = None
+        exception: BaseException | None = None
+        starter = None if extra is None or extra.starter is None else TaskStarter(h)
+        _set_current_handle(h)  # this task's own copy of the context
+        try:
+            with scope:
+                if starter is None:
+                    coro = fn(*args)
+                else:
+                    assert extra is not None
+                    extra.starter = starter  # a fresh task_status for each attempt
+                    coro = fn(*args, task_status=starter)
+                del fn, args  # the coroutine holds what it needs
+                value = await coro
+        except BaseException as exc:
+            # Broad on purpose: every way a task can end must be recorded. Only
+            # non-Exception BaseExceptions other than Cancelled (KeyboardInterrupt,
+            # SystemExit) are re-raised: they stop the whole supervisor, as in trio.
+            ended, exception = self._classify(exc)
+            if ended is None:
+                # Stop everything first (queued tasks must not start while it
+                # propagates), then let it out.
+                self._cancel_all()
+                self._finish(h, _CANCELLED)
+                raise
+        else:
+            if not scope.cancelled_caught:
+                ended = _COMPLETED
+                if starter is not None and not starter.called:
+                    ended = _FAILED
+                    msg = (
+                        f"task {h._name!r} (id {h._id}) returned without calling "
+                        "task_status.started()"
+                    )
+                    exception = RuntimeError(msg)
+            elif h._cancel_requested or (
+                extra is not None and extra.role is not _NO_ROLE
+            ):
+                ended = _CANCELLED  # cancelled, or stopped on purpose
+            else:
+                ended = _FAILED
+                msg = (
+                    f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
+                )
+                exception = TaskTimeout(msg)
+        delay = self._finish(h, ended, value, exception)
+        if delay is not None:
+            await self._wait_to_restart(h, delay)
+
+    def _first_start(self, h: TaskHandle[Any], extra: Extra) -> None:
+        """``h`` runs for the first time: it takes its place in start order."""
+        if extra.order is None:
+            extra.order = self._next_order
+            self._next_order += 1
+            if self._children is not None:
+                self._children[h._id] = h
+        elif self._children is not None:
+            # restart_child: the new task keeps its child's place in start order.
+            children = self._children
+            children[h._id] = h
+            ordered = sorted(children.values(), key=_order_of)
+            children.clear()
+            children.update((c._id, c) for c in ordered)
+        if extra.restart is _PERMANENT:
+            self._permanent[h._id] = h  # (only stopped by shutdown, in order)
+
+    def _classify(
+        self, exc: BaseException
+    ) -> tuple[TaskStatus, BaseException | None] | tuple[None, None]:
+        """How an attempt that raised ``exc`` ended; (None, None): let ``exc`` out."""
+        cancelled = self._backend.cancelled_exc
+        if isinstance(exc, Exception):
+            return _FAILED, exc
+        if isinstance(exc, cancelled):
+            # The supervisor's task nursery (sup.cancel(), shutdown past its grace)
+            # or a scope around the whole block was cancelled. Swallowed: this is
+            # the last frame of the trio task, so nothing is left to cancel, and the
+            # scope that asked for it is satisfied by the task ending. (Re-raising
+            # would behave the same, but makes nursery M collect one Cancelled per
+            # task into a group: measurably slower when 10k tasks are cancelled.)
+            return _CANCELLED, None
+        if isinstance(exc, BaseExceptionGroup):
+            _, rest = exc.split(cancelled)
+            if rest is None:  # only Cancelled, from the task's own nurseries
+                return _CANCELLED, None
+            if isinstance(rest, Exception):  # Exceptions raised while being cancelled
+                return _FAILED, rest
+        return None, None
+
+    def _finish(
+        self,
+        h: TaskHandle[Any],
+        status: TaskStatus,
+        value: object = None,
+        exception: BaseException | None = None,
+    ) -> float | None:
+        """An attempt ended. Record it; returns the backoff delay if it restarts."""
+        del self._active[h._id]
+        self._n_running -= 1
+        extra = h._extra
+        if extra is not None:
+            return self._finish_extra(h, extra, status, value, exception)
+        # A plain one-shot task: the hot path.
+        h._result = value
+        self._record_end(
+            h,
+            status,
+            self._clock(),
+            exception,
+            _GIVE_UP if status is _FAILED else None,
+        )
+        self._release_slot()
+        return None
+
+
+def _order_of(h: TaskHandle[Any]) -> int:
+    extra = h._extra
+    assert extra is not None
+    assert extra.order is not None
+    return extra.order

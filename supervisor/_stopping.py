@@ -1,0 +1,103 @@
+"""Stopping one task: on purpose by its shutdown policy, or by ``handle.cancel()``.
+
+A stop on purpose (``terminate_child``, a group restart, a graceful shutdown's
+second phase) first sets the task's stop request, then cancels it at once
+(``shutdown=0``), after ``shutdown`` seconds, or never (``shutdown=None``), and
+returns once the attempt has ended, its cleanup done. Its role says why it was
+stopped, which decides what follows (``_restarts``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ._handle import Extra
+from ._policy import Role
+from ._running import Running
+from ._spec import Restart
+from ._status import TaskStatus
+
+if TYPE_CHECKING:
+    from ._handle import TaskHandle
+
+_RUNNING = TaskStatus.RUNNING
+_CANCELLED = TaskStatus.CANCELLED
+_RESTARTING = TaskStatus.RESTARTING
+_HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
+_NO_ROLE = Role.NONE
+
+
+def extra_of(h: TaskHandle[Any]) -> Extra:
+    """``h``'s Extra, made for a plain task the first time it is needed."""
+    extra = h._extra
+    if extra is None:
+        extra = h._extra = Extra(Restart.TEMPORARY, None, None)
+    return extra
+
+
+class Stopping(Running):
+    """Stop requests, stops by policy, and the cancel of a task that does not run."""
+
+    __slots__ = ()
+
+    async def _stop_attempt(self, h: TaskHandle[Any], role: Role) -> None:
+        """Stop RUNNING ``h`` by its shutdown policy, for the reason ``role``.
+
+        Returns once the attempt has ended (its cleanup done). If the caller is
+        cancelled meanwhile, ``h`` is cancelled at once and the cancel propagates.
+        """
+        extra = extra_of(h)
+        extra.role = role
+        extra.request_stop()
+        if h._status is not _RUNNING:
+            return  # a stop hook (a nested supervisor) ended it already
+        ended = extra.attempt_end
+        if ended is None:
+            ended = extra.attempt_end = self._backend.Event()
+        scope = h._scope
+        assert scope is not None
+        shutdown = extra.shutdown
+        try:
+            if shutdown is None:
+                await ended.wait()
+            elif shutdown > 0:
+                with self._backend.CancelScope(deadline=self._clock() + shutdown):
+                    await ended.wait()
+            scope.cancel()  # a no-op once the attempt has ended
+            await ended.wait()
+        except BaseException:
+            # Broad on purpose: whoever stops it gave up waiting (cancelled): the
+            # task is cancelled at once, its cleanup goes on in its own runner,
+            # and the cancel propagates.
+            scope.cancel()
+            raise
+
+    def _request_stop(self, h: TaskHandle[Any]) -> None:
+        """Advice only: set ``h``'s stop request (graceful shutdown's first phase)."""
+        extra_of(h).request_stop()
+
+    def _cancel_waiting(self, h: TaskHandle[Any], role: Role = _NO_ROLE) -> None:
+        """handle.cancel() of a PENDING or RESTARTING task: it ends CANCELLED and no
+        attempt of it starts again. ``role`` says why (``terminate_child``: its
+        spec is kept)."""
+        h._cancel_requested = True
+        extra = h._extra
+        held = extra is not None and extra.role in _HELD
+        if extra is not None:
+            extra.role = role
+        if held:
+            pass  # held by a group restart: no runner, no slot, no queue entry
+        elif h._queued:
+            self._unqueue(h)
+        elif h._id in self._active:
+            # It holds a slot and its runner is scheduled; the runner sees the status
+            # and frees the slot without calling the function.
+            del self._active[h._id]
+        elif h._status is _RESTARTING:
+            # Waiting out its backoff: wake that runner, which records the end.
+            assert h._scope is not None
+            h._scope.cancel()
+            return
+        if h._status is _RESTARTING:
+            del self._restarting[h._id]
+        self._record_end(h, _CANCELLED, self._clock())
