@@ -145,7 +145,8 @@ class Running(Admission):
                     )
                     exception = RuntimeError(msg)
             elif h._cancel_requested or (
-                extra is not None and extra.role is not _NO_ROLE
+                # (Read again: a stop on purpose gives a plain task an Extra.)
+                h._extra is not None and h._extra.role is not _NO_ROLE
             ):
                 ended = _CANCELLED  # cancelled, or stopped on purpose
             else:

@@ -1,0 +1,468 @@
+"""Children: ids, terminate/restart/delete, which_children, per-child shutdown and
+stop requests (API.md, "Children"). Exact virtual time, on trio."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from supervisor import (
+    Actor,
+    ChildInfo,
+    ChildNotFound,
+    ChildRunning,
+    Restart,
+    Strategy,
+    SupervisorClosed,
+    TaskEvent,
+    TaskFailed,
+    TaskHandle,
+    TaskStatus,
+    current_handle,
+    open_supervisor,
+)
+
+pytestmark = pytest.mark.trio
+S = TaskStatus
+
+
+async def serve(*, task_status: Any) -> None:
+    task_status.started()
+    await trio.sleep_forever()
+
+
+def honouring(log: list[tuple[float, str]], tag: str, cleanup: float = 0) -> Any:
+    """A child that finishes its unit of work (1 s) once its stop is requested."""
+
+    async def run(*, task_status: Any) -> None:
+        h = current_handle()
+        assert h is not None
+        task_status.started()
+        await h.wait_stop_requested()
+        log.append((trio.current_time(), f"{tag} asked"))
+        await trio.sleep(1)  # the unit of work in hand
+        log.append((trio.current_time(), f"{tag} done"))
+
+    return run
+
+
+def ignoring(log: list[tuple[float, str]], tag: str) -> Any:
+    """A child that ignores its stop request and runs until cancelled."""
+
+    async def run(*, task_status: Any) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            log.append((trio.current_time(), f"{tag} cancelled"))
+
+    return run
+
+
+# -- ids --------------------------------------------------------------------------------
+
+
+async def test_a_name_is_a_child_id_unique_among_live_and_kept_children(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        await sup.start_child(serve, name="db")
+        with pytest.raises(ValueError, match="'db' is already the id of a child"):
+            await sup.start_child(serve, name="db")
+        await sup.terminate_child("db")  # kept: the id is still taken
+        with pytest.raises(ValueError, match="'db'"):
+            await sup.start_child(serve, name="db")
+        sup.delete_child("db")  # forgotten: free again
+        await sup.start_child(serve, name="db")
+        # submit tasks and unnamed children have no id: names may repeat
+        sup.submit_nowait(trio.sleep_forever, name="db")
+        await sup.start_child(serve)
+        await sup.start_child(serve)
+        sup.cancel()
+
+
+async def test_a_child_that_ends_by_itself_is_forgotten_and_frees_its_id(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def short(*, task_status: Any) -> None:
+        task_status.started()
+        await trio.sleep(1)
+
+    async with open_supervisor() as sup:
+        h = await sup.start_child(short, name="job", restart=Restart.TRANSIENT)
+        await h.wait()
+        assert h.status is S.COMPLETED
+        assert sup.which_children() == []
+        with pytest.raises(ChildNotFound, match="no child with id 'job'"):
+            await sup.restart_child("job")
+        await sup.start_child(short, name="job", restart=Restart.TRANSIENT)
+
+
+async def test_unknown_ids_and_foreign_handles_raise_child_not_found(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as other:
+        foreign = other.submit_nowait(trio.sleep_forever)
+        async with open_supervisor() as sup:
+            for call in (sup.terminate_child, sup.restart_child):
+                with pytest.raises(ChildNotFound, match="'nope'"):
+                    await call("nope")
+                with pytest.raises(ChildNotFound, match="not a task of supervisor"):
+                    await call(foreign)
+            with pytest.raises(ChildNotFound):
+                sup.delete_child("nope")
+            with pytest.raises(TypeError, match="child id \\(str\\) or a TaskHandle"):
+                sup.delete_child(3)  # type: ignore[arg-type]
+            assert issubclass(ChildNotFound, LookupError)
+        other.cancel()
+
+
+# -- terminate, restart, delete ---------------------------------------------------------
+
+
+async def test_terminate_child_stops_it_for_good_and_keeps_its_spec(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[TaskEvent] = []
+    async with open_supervisor(on_event=events.append) as sup:
+        first = await sup.start_child(serve, name="a")
+        b = await sup.start_child(serve, name="b")
+        await trio.sleep(1)
+        await sup.terminate_child("a")
+        assert (first.status, first.completed_at) == (S.CANCELLED, 1)
+        assert sup.health().restarts_in_period == 0  # no restart decision
+        assert [e.new for e in events if e.task_id == first.id] == [
+            S.PENDING,
+            S.RUNNING,
+            S.CANCELLED,
+        ]
+        assert sup.which_children() == [
+            ChildInfo("a", first, Restart.PERMANENT, 0, False),
+            ChildInfo("b", b, Restart.PERMANENT, 0, False),
+        ]
+        await sup.terminate_child("a")  # already terminated: nothing to do
+        await sup.terminate_child(first)
+        await trio.sleep(1)
+        again = await sup.restart_child("a")
+        assert again is not first
+        assert (again.id, again.attempts, again.started_at) == (3, 1, 2)
+        # a new task that keeps a's place in start order
+        assert [c.handle for c in sup.which_children()] == [again, b]
+        sup.cancel()
+
+
+async def test_restart_and_delete_of_a_live_child_raise_child_running(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        h = await sup.start_child(serve, name="a")
+        with pytest.raises(ChildRunning, match="RUNNING; terminate it first"):
+            await sup.restart_child("a")
+        with pytest.raises(ChildRunning):
+            sup.delete_child(h)
+        assert h.status is S.RUNNING
+        sup.cancel()
+
+
+async def test_terminating_a_temporary_child_drops_its_spec(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        h = await sup.start_child(serve, name="t", restart=Restart.TEMPORARY)
+        await sup.terminate_child(h)
+        assert h.status is S.CANCELLED
+        assert sup.which_children() == []
+        with pytest.raises(ChildNotFound):
+            await sup.restart_child("t")
+
+
+async def test_terminate_child_of_a_submitted_task_and_of_a_waiting_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(max_concurrent=1) as sup:
+        running = sup.submit_nowait(trio.sleep_forever)
+        queued = sup.submit_nowait(trio.sleep_forever)
+        await sup.terminate_child(queued)
+        assert (queued.status, queued.started_at) == (S.CANCELLED, None)
+        await sup.terminate_child(running)
+        assert running.status is S.CANCELLED
+        assert sup.which_children() == []  # submit tasks are not children
+
+
+async def test_terminate_child_of_a_child_waiting_out_its_backoff(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from supervisor import Backoff
+
+    async def crashes(*, task_status: Any) -> None:
+        task_status.started()
+        await trio.sleep(1)
+        raise ValueError("down")
+
+    async with open_supervisor() as sup:
+        h = await sup.start_child(
+            crashes, name="c", backoff=Backoff(initial=5, jitter=0)
+        )
+        await trio.sleep(2)
+        assert h.status is S.RESTARTING
+        await sup.terminate_child("c")
+        assert (h.status, h.completed_at, h.attempts) == (S.CANCELLED, 2, 1)
+        assert [c.id for c in sup.which_children()] == ["c"]  # kept
+
+
+async def test_restart_child_raises_like_start_child_and_forgets_a_failed_start(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    boots = 0
+
+    async def boots_once(*, task_status: Any) -> None:
+        nonlocal boots
+        boots += 1
+        if boots > 1:
+            raise ValueError("no second boot")
+        task_status.started()
+        await trio.sleep_forever()
+
+    async with open_supervisor() as sup:
+        await sup.start_child(boots_once, name="x", max_attempts=1)
+        await sup.terminate_child("x")
+        with pytest.raises(TaskFailed, match="failed before it was ready") as info:
+            await sup.restart_child("x")
+        assert isinstance(info.value.__cause__, ValueError)
+        assert sup.which_children() == []
+
+
+async def test_restart_child_after_close_raises_and_keeps_the_spec(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        await sup.start_child(serve, name="a")
+        keep = await sup.start_child(serve, name="keep")
+        await sup.terminate_child("a")
+        sup.cancel()
+        with pytest.raises(SupervisorClosed):
+            await sup.restart_child("a")
+        assert [c.id for c in sup.which_children()] == ["a", "keep"]
+    assert keep.status is S.CANCELLED
+
+
+async def test_cancelled_terminate_child_cancels_the_child_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[tuple[float, str]] = []
+    async with open_supervisor() as sup:
+        h = await sup.start_child(ignoring(log, "x"), shutdown=10)
+        with trio.move_on_after(2):
+            await sup.terminate_child(h)
+        await h.wait()
+        assert (h.status, h.completed_at) == (S.CANCELLED, 2)
+    assert log == [(2, "x cancelled")]
+
+
+class Counter(Actor[str, int]):
+    def __init__(self) -> None:
+        self.n = 0
+
+    async def handle(self, message: str) -> int:
+        self.n += 1
+        return self.n
+
+
+async def test_a_terminated_actor_restarts_with_a_new_ref(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        ref = await sup.spawn_actor(Counter, name="counter")
+        assert await ref.call("x") == 1
+        await sup.terminate_child("counter")
+        assert sup.whereis("counter") is None
+        assert [c.id for c in sup.which_children()] == ["counter"]
+        new_handle = await sup.restart_child("counter")
+        new_ref = sup.whereis("counter")
+        assert new_ref is not None
+        assert new_ref is not ref
+        assert new_ref.handle is new_handle
+        assert await new_ref.call("x") == 1  # a fresh instance
+        sup.cancel()
+
+
+# -- per-child shutdown and stop requests ---------------------------------------------
+
+
+async def test_current_handle_is_the_task_the_caller_runs_in(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    seen: list[TaskHandle[Any] | None] = []
+
+    async def who() -> None:
+        seen.append(current_handle())
+
+        async def inner() -> None:
+            seen.append(current_handle())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(inner)
+
+    assert current_handle() is None
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(who)
+        await h.wait()
+        assert current_handle() is None  # the block's body is no task of it
+    assert seen == [h, h]
+
+
+@pytest.mark.parametrize(
+    ("shutdown", "honours", "ends"),
+    [
+        (0, True, (S.CANCELLED, 1)),  # cancelled at once: no time to finish
+        (3, True, (S.COMPLETED, 2)),  # finishes its unit of work (1 s)
+        (3, False, (S.CANCELLED, 4)),  # cancelled after 3 s
+        (None, True, (S.COMPLETED, 2)),
+    ],
+)
+async def test_terminate_child_follows_the_shutdown_policy(
+    autojump_clock: trio.testing.MockClock,
+    shutdown: float | None,
+    honours: bool,
+    ends: tuple[S, float],
+) -> None:
+    log: list[tuple[float, str]] = []
+    make = honouring if honours else ignoring
+    async with open_supervisor() as sup:
+        h = await sup.start_child(make(log, "x"), name="x", shutdown=shutdown)
+        assert h.shutdown == shutdown
+        await trio.sleep(1)
+        await sup.terminate_child("x")
+        assert trio.current_time() == ends[1]  # returns once its cleanup is done
+        assert (h.status, h.completed_at) == ends
+        assert h.attempts == 1  # a PERMANENT child that returned: not restarted
+        assert [c.id for c in sup.which_children()] == ["x"]
+
+
+async def test_the_stop_request_is_cleared_when_a_new_attempt_starts(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    seen: list[tuple[float, bool]] = []
+
+    async def stops_when_asked(*, task_status: Any) -> None:
+        h = current_handle()
+        assert h is not None
+        seen.append((trio.current_time(), h.stop_requested))
+        task_status.started()
+        await h.wait_stop_requested()
+        seen.append((trio.current_time(), h.stop_requested))
+
+    async def crashes_once(*, task_status: Any) -> None:
+        task_status.started()
+        if not seen or seen[-1][0] < 1:
+            await trio.sleep(1)
+            raise ValueError("crash")
+        await trio.sleep_forever()
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        a = await sup.start_child(stops_when_asked, shutdown=5)
+        await sup.start_child(crashes_once)
+        await trio.sleep(2)
+        # the group restart at 1 asked a to stop; a returned, and restarted with
+        # the group, its new attempt's request unset
+        assert seen == [(0, False), (1, True), (1, False)]
+        assert (a.status, a.attempts, a.stop_requested) == (S.RUNNING, 2, False)
+        sup.cancel()
+
+
+async def test_graceful_shutdown_stops_permanent_children_by_their_policy(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[tuple[float, str]] = []
+    async with open_supervisor() as sup:
+        a = await sup.start_child(honouring(log, "a"), shutdown=5)
+        b = await sup.start_child(ignoring(log, "b"), shutdown=2)
+        c = await sup.start_child(honouring(log, "c"), shutdown=0)
+    # newest first, each after the previous one's cleanup: c at once, b after its 2
+    # s, a finishes its unit of work; none restarted, all recorded as they ended
+    assert log == [(0, "c asked"), (2, "b cancelled"), (2, "a asked"), (3, "a done")]
+    assert [(h.status, h.completed_at, h.attempts) for h in (a, b, c)] == [
+        (S.COMPLETED, 3, 1),
+        (S.CANCELLED, 2, 1),
+        (S.CANCELLED, 0, 1),
+    ]
+
+
+async def test_graceful_shutdown_asks_one_shot_tasks_to_stop(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def batch() -> int:
+        h = current_handle()
+        assert h is not None
+        done = 0
+        while not h.stop_requested:
+            await trio.sleep(1)
+            done += 1
+        return done
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(batch)
+        await trio.sleep(2.5)
+    assert (h.status, await h.result(), h.completed_at) == (S.COMPLETED, 3, 3)
+
+
+async def test_sup_cancel_ignores_the_shutdown_policy(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[tuple[float, str]] = []
+    async with open_supervisor() as sup:
+        h = await sup.start_child(honouring(log, "x"), shutdown=None)
+        await trio.sleep(1)
+        sup.cancel()
+    assert (h.status, h.completed_at) == (S.CANCELLED, 1)
+    assert log == []
+
+
+async def test_per_child_shutdown_is_validated(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        for bad, error in (
+            (-1, ValueError),
+            (float("nan"), ValueError),
+            ("1", TypeError),
+            (True, TypeError),
+        ):
+            with pytest.raises(error, match="shutdown"):
+                sup.submit_nowait(trio.sleep, 1, shutdown=bad)
+            with pytest.raises(error, match="shutdown"):
+                await sup.start_child(serve, shutdown=bad)
+            with pytest.raises(error, match="shutdown"):
+                await sup.spawn_actor(Counter, name="c", shutdown=bad)
+        assert sup.tasks() == []
+
+
+async def test_a_supervisor_inside_a_stopped_task_shuts_down_gracefully(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[tuple[float, str]] = []
+
+    async def subtree(*, task_status: Any) -> None:
+        async with open_supervisor(name="inner") as inner:
+            await inner.start_child(honouring(log, "leaf"), shutdown=5)
+            task_status.started()
+            try:
+                await trio.sleep_forever()
+            finally:
+                log.append((trio.current_time(), "body cancelled"))
+        log.append((trio.current_time(), "inner exited"))
+
+    async with open_supervisor() as sup:
+        h = await sup.start_child(subtree, name="subtree", shutdown=None)
+        await trio.sleep(1)
+        await sup.terminate_child("subtree")
+        assert (h.status, h.completed_at) == (S.COMPLETED, 2)
+    assert log == [
+        (1, "body cancelled"),
+        (1, "leaf asked"),
+        (2, "leaf done"),
+        (2, "inner exited"),
+    ]
