@@ -100,6 +100,7 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
         "_mailbox",
         "_name",
         "_processed",
+        "_ready",
         "_room",
         "_size",
         "_wakeup",
@@ -116,6 +117,7 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
         self._processed = 0
         self._failed = 0
         self._handle: TaskHandle[Any] | None = None
+        self._ready = False  # on_start succeeded once: health() reports it
 
     @property
     def name(self) -> str:
@@ -257,6 +259,7 @@ async def actor_main(
     instance = factory(*args)
     try:
         await instance.on_start()
+        ref._ready = True
         task_status.started()
         while True:
             # An accepted message is always handled, even if its caller gave up

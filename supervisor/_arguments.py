@@ -1,4 +1,5 @@
-"""Checks of the arguments of the submit calls (the general ones are in _checks)."""
+"""Checks of the arguments of open_supervisor and the submit calls (the general
+ones are in _checks)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from types import FunctionType
 from typing import Final
 
 from ._checks import check_count, check_seconds, check_type
-from ._spec import Backoff, Restart
+from ._health import HealthRules
+from ._spec import AutoShutdown, Backoff, Restart, Strategy
 
 _CO_COROUTINE: Final = inspect.CO_COROUTINE
 _TEMPORARY = Restart.TEMPORARY
@@ -94,4 +96,40 @@ def check_submission(
         check_seconds("shutdown", shutdown, zero_ok=True)
     if significant is not False and type(significant) is not bool:
         msg = f"significant must be a bool, got {significant!r}"
+        raise TypeError(msg)
+
+
+def check_options(name: object, on_event: object, health_rules: object) -> None:
+    if not isinstance(name, str):
+        msg = f"name must be a str, got {name!r}"
+        raise TypeError(msg)
+    if on_event is not None and not callable(on_event):
+        msg = f"on_event must be callable or None, got {on_event!r}"
+        raise TypeError(msg)
+    if inspect.iscoroutinefunction(on_event):
+        msg = f"on_event must be a sync callable, got the async function {on_event!r}"
+        raise TypeError(msg)
+    check_type("health_rules", health_rules, HealthRules, "a HealthRules or None")
+
+
+def check_restart_options(
+    strategy: object,
+    max_restarts: object,
+    restart_period: object,
+    seed: object,
+    auto_shutdown: object,
+) -> None:
+    if not isinstance(strategy, Strategy):
+        msg = f"strategy must be a Strategy, got {strategy!r}"
+        raise TypeError(msg)
+    if max_restarts is None:
+        msg = "max_restarts must be an int, got None; use restart_period=None for no limit"
+        raise TypeError(msg)
+    check_count("max_restarts", max_restarts, 0)
+    check_seconds("restart_period", restart_period, zero_ok=False)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        msg = f"seed must be an int or None, got {seed!r}"
+        raise TypeError(msg)
+    if not isinstance(auto_shutdown, AutoShutdown):
+        msg = f"auto_shutdown must be an AutoShutdown, got {auto_shutdown!r}"
         raise TypeError(msg)

@@ -8,7 +8,7 @@ from typing import Any, final
 
 import attrs
 
-from ._actor import Actor
+from ._actor import Actor, ActorRef
 from ._handle import TaskHandle
 from ._spec import Backoff, Restart
 
@@ -54,7 +54,7 @@ class ChildSpec:
 class Child:
     """A child's entry: its id, its current (or last) handle, and its spec."""
 
-    __slots__ = ("handle", "id", "kept", "spec")
+    __slots__ = ("handle", "id", "kept", "ref", "spec")
 
     def __init__(
         self, child_id: str | None, handle: TaskHandle[Any], spec: ChildSpec | None
@@ -66,3 +66,5 @@ class Child:
         #: Terminated by terminate_child (or held back by a group restart that
         #: stopped early); restart_child may start it again.
         self.kept = False
+        #: An actor child's current ref.
+        self.ref: ActorRef[Any, Any] | None = None

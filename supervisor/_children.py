@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import attrs
-
 from ._actor import Actor, ActorRef, actor_main, check_actor_options
 from ._arguments import check_takes_task_status
 from ._child_records import ActorSpec, Child, ChildInfo, ChildSpec
@@ -47,31 +45,49 @@ class Children(Restarts):
 
     # -- starting --------------------------------------------------------------
 
-    def _check_child_id(self, name: str | None) -> None:
-        if name is not None and name in self._child_ids:
+    def _check_new_child(
+        self, spec: ChildSpec, name: str | None, *, new_id: bool = True
+    ) -> None:
+        """ValueError if ``name`` is taken: an actor's, among the tree's live
+        actors; a new child's, among this supervisor's child ids."""
+        if spec.actor is not None:
+            registry = self._actors
+            if name in registry and not registry[name]._closed:
+                msg = f"an actor named {name!r} already runs in this supervision tree"
+                raise ValueError(msg)
+        if new_id and name is not None and name in self._child_ids:
             msg = f"name {name!r} is already the id of a child of this supervisor"
             raise ValueError(msg)
 
     async def _start_child(
-        self,
-        spec: ChildSpec,
-        name: str | None,
-        *,
-        child: Child | None = None,
+        self, spec: ChildSpec, name: str | None, *, child: Child | None = None
     ) -> TaskHandle[Any]:
         """Start a child from ``spec``; return once it is ready (see start_child).
 
         ``child``: the kept entry that restart_child starts again.
         """
         check_takes_task_status(spec.fn)
-        if child is None:
-            self._check_child_id(name)
+        self._check_new_child(spec, name, new_id=child is None)
         await self._wait_for_room()
-        if child is None:
-            self._check_child_id(name)  # another start may have taken it meanwhile
+        return await self._wait_ready(self._spawn_child(spec, name, child))
+
+    def _spawn_child(
+        self, spec: ChildSpec, name: str | None, child: Child | None
+    ) -> TaskHandle[Any]:
+        """Accept a child from ``spec`` (a new one, or kept ``child`` again);
+        ready or not, it goes on by itself from here."""
+        # (Again after a wait for room: another start may have taken the name.)
+        self._check_new_child(spec, name, new_id=child is None)
+        actor = spec.actor
+        ref: ActorRef[Any, Any] | None = None
+        args = spec.args
+        if actor is not None:
+            assert name is not None  # actors always have one
+            ref = ActorRef._create(name, actor.mailbox_size, self._backend)
+            args = (ref, actor.factory, actor.args, actor.stop_timeout)
         h = self._accept(
             spec.fn,
-            spec.args,
+            args,
             name,
             spec.timeout,
             spec.restart,
@@ -96,7 +112,28 @@ class Children(Restarts):
             child.kept = False
         extra.child = child
         self._entries[h._id] = child
-        return await self._wait_ready(h)
+        if ref is not None:
+            assert name is not None
+            self._register_actor(ref, name, h)
+        child.ref = ref
+        return h
+
+    def _register_actor(
+        self, ref: ActorRef[Any, Any], name: str, h: TaskHandle[Any]
+    ) -> None:
+        """Make ``ref`` findable by ``whereis`` while its task lives."""
+        registry = self._actors
+        registry[name] = ref
+        ref._handle = h
+        extra = h._extra
+        assert extra is not None
+
+        def on_end() -> None:
+            ref._close()
+            if registry.get(name) is ref:
+                del registry[name]
+
+        extra.on_end = on_end
 
     async def _wait_ready(self, h: TaskHandle[Any]) -> TaskHandle[Any]:
         extra = h._extra
@@ -127,49 +164,19 @@ class Children(Restarts):
         msg = f"task {h._name!r} (id {h._id}) was cancelled before it was ready"
         raise TaskCancelled(msg)
 
-    async def _spawn_actor(
-        self,
-        factory: Callable[..., Actor[Any, Any]],
-        args: tuple[Any, ...],
-        name: str,
-        mailbox_size: int,
-        stop_timeout: float,
-        spec: ChildSpec | None,
-        *,
-        child: Child | None = None,
-    ) -> ActorRef[Any, Any]:
-        """Start an actor (``spec`` None: a new one from these arguments)."""
-        registry = self._actors
-        if name in registry and not registry[name]._closed:
-            msg = f"an actor named {name!r} already runs in this supervision tree"
-            raise ValueError(msg)
-        ref: ActorRef[Any, Any] = ActorRef._create(name, mailbox_size, self._backend)
-        assert spec is not None
-        spec = attrs.evolve(spec, args=(ref, factory, args, stop_timeout))
-        registry[name] = ref
-        try:
-            handle = await self._start_child(spec, name, child=child)
-        except BaseException:
-            # Broad on purpose: whatever failed the start, the name is free again and
-            # nothing can reach the dead ref; re-raised.
-            ref._close()
-            if registry.get(name) is ref:
-                del registry[name]
-            raise
-        ref._handle = handle
-        extra = handle._extra
+    def _respawn_kept(self, h: TaskHandle[Any]) -> TaskHandle[Any] | None:
+        """A group restart starts kept child ``h`` again as a new task; None if it
+        cannot (its actor name is taken in the tree meanwhile: it stays kept)."""
+        extra = h._extra
         assert extra is not None
-
-        def on_end() -> None:
-            ref._close()
-            if registry.get(name) is ref:
-                del registry[name]
-
-        if handle.done():
-            on_end()
-        else:
-            extra.on_end = on_end
-        return ref
+        entry = extra.child
+        assert isinstance(entry, Child)
+        assert entry.kept
+        assert entry.spec is not None
+        try:
+            return self._spawn_child(entry.spec, entry.id, entry)
+        except ValueError:
+            return None
 
     # -- when a child ends --------------------------------------------------------
 
@@ -244,24 +251,11 @@ class Children(Restarts):
         last = entry.handle
         entry.kept = False  # being started: restart/delete now raise ChildRunning
         try:
-            actor = spec.actor
-            if actor is None:
-                return await self._start_child(spec, entry.id, child=entry)
-            assert entry.id is not None  # actors always have a name
-            ref = await self._spawn_actor(
-                actor.factory,
-                actor.args,
-                entry.id,
-                actor.mailbox_size,
-                actor.stop_timeout,
-                spec,
-                child=entry,
-            )
-            return ref.handle
+            return await self._start_child(spec, entry.id, child=entry)
         finally:
             if entry.handle is last:
-                # Nothing was started (closed, or cancelled while waiting for
-                # room): the spec stays kept.
+                # Nothing was started (closed, a name taken, or cancelled while
+                # waiting for room): the spec stays kept.
                 entry.kept = True
 
     def _delete(self, child: object) -> None:

@@ -79,14 +79,27 @@ class Groups(Stopping):
                 if h._status.is_terminal:
                     self._end_held_after(h)
                 return
-            group = group_of(self._strategy, list(children.values()), h)
+            # Kept (terminated) children restart with the group, as in OTP.
+            kept = [c.handle for c in self._entries.values() if c.kept]
+            members = sorted([*children.values(), *kept], key=_start_key)
+            group = group_of(self._strategy, members, h)
             for sibling in stop_order(group, h):
                 if sibling._status is _RUNNING:
                     await self._stop_attempt(sibling, Role.GROUP_STOP)
             if delay:
                 await self._backend.sleep(delay)
             for child in group:
-                if not await self._start_held(child):
+                if child._status.is_terminal:
+                    if not _is_kept(child):
+                        continue  # stopped for good, or ended, meanwhile
+                    started = self._respawn_kept(child)  # a new task
+                    if started is None:
+                        continue
+                    child = started
+                    ok = await self._until_ready(child, 0)
+                else:
+                    ok = await self._start_held(child)
+                if not ok:
                     # It failed before it was ready: a new decision follows (a new
                     # group restart takes the rest), or it ended for good.
                     if child._status.is_terminal:
@@ -108,6 +121,13 @@ class Groups(Stopping):
             return True
         attempts = h._attempts
         self._restart_when_slot_free(h)
+        return await self._until_ready(h, attempts)
+
+    async def _until_ready(self, h: TaskHandle[Any], attempts: int) -> bool:
+        """Wait until ``h``'s next attempt (after ``attempts``) is ready: True, or
+        until it or the task ended first: False."""
+        extra = h._extra
+        assert extra is not None
         # The event may be shared with a start_child call still waiting for it.
         ready = extra.ready_event
         if ready is None:
@@ -139,3 +159,18 @@ def _order(h: TaskHandle[Any]) -> int:
     assert extra is not None
     assert extra.order is not None
     return extra.order
+
+
+def _is_kept(h: TaskHandle[Any]) -> bool:
+    """Whether ``h`` is the last handle of a kept (terminated) child."""
+    extra = h._extra
+    child = None if extra is None else extra.child
+    return child is not None and child.kept and child.handle is h
+
+
+def _start_key(h: TaskHandle[Any]) -> tuple[float, int]:
+    """Start order; a kept child that never started goes last."""
+    extra = h._extra
+    assert extra is not None
+    order = extra.order
+    return (float("inf") if order is None else order, h._id)

@@ -233,7 +233,7 @@ class Ledger(SupervisorState):
             actors=tuple(
                 ref.statistics()
                 for ref in self._actors.values()
-                if ref._handle is not None and ref._handle._sup is self
+                if ref._ready and ref._handle is not None and ref._handle._sup is self
             ),
         )
 

@@ -229,6 +229,10 @@ class SupervisorState:
         """handle.cancel() of a task that does not run (``_restarts``)."""
         raise NotImplementedError
 
+    def _respawn_kept(self, h: TaskHandle[Any]) -> TaskHandle[Any] | None:
+        """Start kept child ``h`` again, as a new task (``_children``)."""
+        raise NotImplementedError
+
     def _after_end(self, h: TaskHandle[Any]) -> None:
         """A child with an entry became terminal (``_children``)."""
         raise NotImplementedError

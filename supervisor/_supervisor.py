@@ -8,16 +8,15 @@ from __future__ import annotations
 
 import contextvars
 import functools
-import inspect
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 import trio
 
-from ._arguments import check_submission
+from ._arguments import check_options, check_restart_options, check_submission
 from ._backend import current_backend
-from ._checks import check_count, check_seconds, check_type
-from ._child_records import ChildSpec
+from ._checks import check_count, check_seconds
+from ._child_records import Child, ChildSpec
 from ._children import actor_spec
 from ._errors import QueueFull
 from ._handle import current_handle
@@ -397,9 +396,13 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             significant,
         )
         assert spec.actor is not None
-        return await self._spawn_actor(
-            factory, args, name, mailbox_size, spec.actor.stop_timeout, spec
-        )
+        h = await self._start_child(spec, name)
+        extra = h._extra
+        assert extra is not None
+        entry = extra.child
+        assert isinstance(entry, Child)
+        assert entry.ref is not None
+        return entry.ref
 
     def whereis(self, name: str) -> ActorRef[Any, Any] | None:
         """The live actor named ``name`` in this supervision tree, or None.
@@ -541,42 +544,6 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         )
 
 
-def _check_options(name: object, on_event: object, health_rules: object) -> None:
-    if not isinstance(name, str):
-        msg = f"name must be a str, got {name!r}"
-        raise TypeError(msg)
-    if on_event is not None and not callable(on_event):
-        msg = f"on_event must be callable or None, got {on_event!r}"
-        raise TypeError(msg)
-    if inspect.iscoroutinefunction(on_event):
-        msg = f"on_event must be a sync callable, got the async function {on_event!r}"
-        raise TypeError(msg)
-    check_type("health_rules", health_rules, HealthRules, "a HealthRules or None")
-
-
-def _check_restart_options(
-    strategy: object,
-    max_restarts: object,
-    restart_period: object,
-    seed: object,
-    auto_shutdown: object,
-) -> None:
-    if not isinstance(strategy, Strategy):
-        msg = f"strategy must be a Strategy, got {strategy!r}"
-        raise TypeError(msg)
-    if max_restarts is None:
-        msg = "max_restarts must be an int, got None; use restart_period=None for no limit"
-        raise TypeError(msg)
-    check_count("max_restarts", max_restarts, 0)
-    check_seconds("restart_period", restart_period, zero_ok=False)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        msg = f"seed must be an int or None, got {seed!r}"
-        raise TypeError(msg)
-    if not isinstance(auto_shutdown, AutoShutdown):
-        msg = f"auto_shutdown must be an AutoShutdown, got {auto_shutdown!r}"
-        raise TypeError(msg)
-
-
 @asynccontextmanager
 async def open_supervisor(
     name: str = "supervisor",
@@ -628,11 +595,11 @@ async def open_supervisor(
       - both, or several such: a ``BaseExceptionGroup`` of exactly those;
       - only ``Cancelled``: it propagates to the scope that cancelled.
     """
-    _check_options(name, on_event, health_rules)
+    check_options(name, on_event, health_rules)
     check_count("max_concurrent", max_concurrent, 1)
     check_count("max_pending", max_pending, 0)
     check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
-    _check_restart_options(strategy, max_restarts, restart_period, seed, auto_shutdown)
+    check_restart_options(strategy, max_restarts, restart_period, seed, auto_shutdown)
     if health_rules is None:
         health_rules = HealthRules()
     backend = current_backend()
