@@ -1,0 +1,199 @@
+"""Group restarts in OTP's order (API.md, "Group restarts"): stops one at a time,
+newest first, by each child's shutdown policy; starts in start order and stops
+at the first child that fails before it is ready; kept children come along."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from supervisor import (
+    Restart,
+    Strategy,
+    TaskStatus,
+    current_handle,
+    open_supervisor,
+)
+
+pytestmark = pytest.mark.trio
+S = TaskStatus
+Log = list[tuple[float, str]]
+
+
+def child(log: Log, tag: str) -> Any:
+    """Ready at once; logs its start and, once stopped, its cleanup (0.5 s)."""
+
+    async def run(*, task_status: Any) -> None:
+        log.append((trio.current_time(), f"{tag} start"))
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(0.5)
+            log.append((trio.current_time(), f"{tag} cleaned"))
+
+    return run
+
+
+def flaky_boot(log: Log, tag: str, boots: list[bool]) -> Any:
+    """Its attempts go by ``boots``: True crashes at 1 s after being ready, False
+    fails 0.25 s into its boot, before it is ready; past the list it serves."""
+    attempt = 0
+
+    async def run(*, task_status: Any) -> None:
+        nonlocal attempt
+        attempt += 1
+        plan = boots[attempt - 1] if attempt <= len(boots) else None
+        log.append((trio.current_time(), f"{tag} start"))
+        if plan is False:
+            await trio.sleep(0.25)
+            raise ValueError(f"{tag} boot {attempt} failed")
+        task_status.started()
+        if plan is True:
+            await trio.sleep(1)
+            raise ValueError(f"{tag} crashed")
+        await trio.sleep_forever()
+
+    return run
+
+
+async def test_a_group_restart_stops_at_the_first_child_that_fails_to_start(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+    async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
+        a = await sup.start_child(child(log, "a"), name="a")
+        b = await sup.start_child(flaky_boot(log, "b", [True, False, False]), name="b")
+        c = await sup.start_child(child(log, "c"), name="c")
+        await trio.sleep(3)
+        assert [h.attempts for h in (a, b, c)] == [1, 4, 2]
+        assert sup.health().restarts_in_period == 3  # one per failure of b
+        await trio.sleep(7)
+        sup.cancel()
+    # b crashes at 1; c is stopped (cleanup to 1.5); b's boots at 1.5 and 1.75
+    # fail before it is ready: c is not started then; b's fourth boot is ready at
+    # 2.0, and only then does c start.
+    lines = [line for line in log if line[0] < 10]
+    assert lines == [
+        (0, "a start"),
+        (0, "b start"),
+        (0, "c start"),
+        (1.5, "c cleaned"),
+        (1.5, "b start"),
+        (1.75, "b start"),
+        (2.0, "b start"),
+        (2.0, "c start"),
+    ]
+
+
+async def test_when_the_failed_child_ends_for_good_the_later_ones_are_kept(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+    async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
+        await sup.start_child(child(log, "a"), name="a")
+        b = await sup.start_child(
+            flaky_boot(log, "b", [True, False]), name="b", max_attempts=2
+        )
+        c = await sup.start_child(child(log, "c"), name="c")
+        d = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await trio.sleep(5)
+        # b's second boot failed at 1.75 and it had no attempt left: c and d,
+        # held back, end CANCELLED, never restarted; c's spec is kept
+        assert (b.status, b.completed_at) == (S.FAILED, 1.75)
+        assert [(h.status, h.completed_at, h.attempts) for h in (c, d)] == [
+            (S.CANCELLED, 1.75, 1),
+            (S.CANCELLED, 1.75, 1),
+        ]
+        assert [(i.id, i.handle.status) for i in sup.which_children()] == [
+            ("a", S.RUNNING),
+            ("c", S.CANCELLED),
+        ]
+        again = await sup.restart_child("c")
+        assert again.status is S.RUNNING
+        sup.cancel()
+
+
+async def test_a_held_child_is_kept_when_the_child_it_waits_for_is_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+    async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
+        b = await sup.start_child(
+            flaky_boot(log, "b", [True, False, False, False]), name="b"
+        )
+        c = await sup.start_child(child(log, "c"), name="c")
+        # b crashed at 1; its boots at 1.5 and 1.75 fail before it is ready, c
+        # held back meanwhile; at 1.8 its third boot is under way: cancel it
+        await trio.sleep(1.8)
+        b.cancel()
+        await trio.sleep(1)
+        assert b.status is S.CANCELLED
+        assert c.status is S.CANCELLED
+        assert [i.id for i in sup.which_children()] == ["c"]
+        sup.cancel()
+
+
+async def test_kept_children_restart_with_the_group(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        await sup.start_child(flaky_boot(log, "a", [True]), name="a")
+        old_b = await sup.start_child(child(log, "b"), name="b")
+        await sup.start_child(child(log, "c"), name="c")
+        await sup.terminate_child("b")  # cancelled at 0, cleaned at 0.5
+        await trio.sleep(5)
+        infos = sup.which_children()
+        assert [(i.id, i.handle.status) for i in infos] == [
+            ("a", S.RUNNING),
+            ("b", S.RUNNING),
+            ("c", S.RUNNING),
+        ]
+        assert infos[1].handle is not old_b  # a new task, in b's place
+        sup.cancel()
+    # a crashes at 1; c is stopped (to 1.5); then a, b (its new task) and c
+    # start in start order
+    assert [line for line in log if 0.5 < line[0] < 5] == [
+        (1.5, "c cleaned"),
+        (1.5, "a start"),
+        (1.5, "b start"),
+        (1.5, "c start"),
+    ]
+
+
+async def test_a_group_restart_stops_each_sibling_by_its_shutdown_policy(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+
+    async def finishes_its_work(*, task_status: Any) -> None:
+        h = current_handle()
+        assert h is not None
+        log.append((trio.current_time(), "w start"))
+        task_status.started()
+        await h.wait_stop_requested()
+        await trio.sleep(2)  # the unit of work in hand
+        log.append((trio.current_time(), "w done"))
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        w = await sup.start_child(finishes_its_work, name="w", shutdown=5)
+        x = await sup.start_child(child(log, "x"), name="x", shutdown=5)
+        await sup.start_child(flaky_boot(log, "z", [True]), name="z")
+        await trio.sleep(10)
+        assert [h.attempts for h in (w, x)] == [2, 2]
+        sup.cancel()
+    # z crashes at 1; x (newest) ignores its request and is cancelled at 1 + 5,
+    # cleaned up at 6.5; then w, asked at 6.5, finishes its work at 8.5; then all
+    # restart in start order
+    assert [line for line in log if 0 < line[0] < 10] == [
+        (6.5, "x cleaned"),
+        (8.5, "w done"),
+        (8.5, "w start"),
+        (8.5, "x start"),
+        (8.5, "z start"),
+    ]
