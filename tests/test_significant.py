@@ -60,7 +60,7 @@ async def test_all_significant_waits_for_the_last_one(
         first = sup.submit_nowait(trio.sleep, 1, significant=True)
         second = sup.submit_nowait(trio.sleep, 3, significant=True)
         other = sup.submit_nowait(trio.sleep, 2)
-        await trio.sleep_forever()
+        await trio.sleep(1000)  # cancelled when the supervisor shuts down
     assert trio.current_time() == 3
     assert [h.status for h in (first, second, other)] == [S.COMPLETED] * 3
 
@@ -75,7 +75,7 @@ async def test_a_failure_with_no_restart_counts_as_ending_by_itself(
             max_attempts=1,
             significant=True,
         )
-        await trio.sleep_forever()
+        await trio.sleep(1000)  # cancelled when the supervisor shuts down
     assert (h.status, trio.current_time()) == (S.FAILED, 1)
 
 
@@ -113,7 +113,7 @@ async def test_stops_on_purpose_never_trigger_auto_shutdown(
         await trio.sleep(1)
         assert not sup.closed
         c = sup.submit_nowait(trio.sleep, 1, significant=True)
-        await trio.sleep_forever()
+        await trio.sleep(1000)  # cancelled when the supervisor shuts down
     assert (c.status, trio.current_time()) == (S.COMPLETED, 3)
 
 
@@ -124,7 +124,7 @@ async def test_all_significant_ignores_terminated_ones(
         a = await sup.start_child(serve, restart=Restart.TRANSIENT, significant=True)
         sup.submit_nowait(trio.sleep, 2, significant=True)
         await sup.terminate_child(a)
-        await trio.sleep_forever()
+        await trio.sleep(1000)  # cancelled when the supervisor shuts down
     assert trio.current_time() == 2
 
 
@@ -133,7 +133,7 @@ async def test_significant_is_validated() -> None:
         async with open_supervisor(auto_shutdown="any"):  # type: ignore[arg-type]
             pass  # pragma: no cover
     async with open_supervisor() as sup:
-        with pytest.raises(ValueError, match="auto_shutdown=AutoShutdown.ANY"):
+        with pytest.raises(ValueError, match=r"auto_shutdown=AutoShutdown\.ANY"):
             sup.submit_nowait(trio.sleep, 1, significant=True)
     async with open_supervisor(auto_shutdown=ANY) as sup:
         with pytest.raises(ValueError, match="TRANSIENT or TEMPORARY"):
