@@ -96,7 +96,7 @@ async def test_a_restarted_significant_child_does_not_shut_down(
         h = await sup.start_child(
             fails_once, restart=Restart.TRANSIENT, significant=True
         )
-        await trio.sleep_forever()
+        await trio.sleep(1000)  # cancelled when the supervisor shuts down
     # failed at 1 and restarted; the second run returned at 2: that one shuts down
     assert (h.status, h.attempts, trio.current_time()) == (S.COMPLETED, 2, 2)
 
@@ -150,7 +150,7 @@ async def test_auto_shutdown_lets_other_work_finish_within_the_grace(
         other = sup.submit_nowait(trio.sleep, 3)
         endless = sup.submit_nowait(trio.sleep_forever)
         sup.submit_nowait(trio.sleep, 1, significant=True)
-        await trio.sleep_forever()
+        await trio.sleep(1000)  # cancelled when the supervisor shuts down
     # shutdown began at 1: other finished at 3; endless was cancelled at 1 + 5
     assert (other.status, other.completed_at) == (S.COMPLETED, 3)
     assert (endless.status, endless.completed_at) == (S.CANCELLED, 6)
