@@ -467,3 +467,19 @@ async def test_a_supervisor_inside_a_stopped_task_shuts_down_gracefully(
         (2, "leaf done"),
         (2, "inner exited"),
     ]
+
+
+async def test_a_deleted_child_is_not_found_by_its_last_handle(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    # Found by property_tests/test_children_model.py: the second delete_child of
+    # an unnamed child, by its handle, raised KeyError.
+    async with open_supervisor() as sup:
+        h = await sup.start_child(serve)
+        await sup.terminate_child(h)
+        sup.delete_child(h)
+        with pytest.raises(ChildNotFound, match="keeps no spec"):
+            sup.delete_child(h)
+        with pytest.raises(ChildNotFound):
+            await sup.restart_child(h)
+        assert sup.which_children() == []
