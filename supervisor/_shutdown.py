@@ -205,7 +205,9 @@ class Shutdown(Children):
         block runs in)."""
         if self._done.is_set():
             return
-        if self._phase is not _STOPPING:
+        if self._outer is None:
+            self._close()  # not open yet: the block starts by stopping
+        elif self._phase is not _STOPPING:
             self._drain_soon(self._shutdown_grace)
         scope = self._body_scope
         if scope is not None:

@@ -16,14 +16,19 @@ import anyio.to_thread
 import pytest
 
 from supervisor import (
+    AutoShutdown,
+    ChildNotFound,
+    ChildRunning,
     QueueFull,
     Restart,
     RestartIntensityExceeded,
     SupervisorClosed,
     TaskCancelled,
     TaskFailed,
+    TaskHandle,
     TaskStatus,
     TaskTimeout,
+    current_handle,
     open_supervisor,
 )
 
@@ -326,3 +331,84 @@ async def test_intensity_and_the_bodys_own_error_escape_together() -> None:
             with anyio.CancelScope(shield=True):
                 await anyio.sleep(0.01)  # the supervisor gives up meanwhile
             raise KeyError("the body's own error")
+
+
+# -- children (API.md, "Children"), on both backends --------------------------------
+
+
+async def ready_then_serve(*, task_status: Any) -> None:
+    task_status.started()
+    await anyio.sleep_forever()
+
+
+async def finish_when_asked(*, task_status: Any) -> str:
+    h = current_handle()
+    assert h is not None
+    task_status.started()
+    await h.wait_stop_requested()
+    await anyio.lowlevel.checkpoint()  # the unit of work in hand
+    return "finished"
+
+
+async def test_terminate_restart_delete_and_which_children() -> None:
+    async with open_supervisor() as sup:
+        a = await sup.start_child(ready_then_serve, name="a")
+        b = await sup.start_child(finish_when_asked, name="b", shutdown=math.inf)
+        await sup.terminate_child("a")
+        await sup.terminate_child(b)
+        assert (a.status, b.status, await b.result()) == (
+            S.CANCELLED,
+            S.COMPLETED,
+            "finished",
+        )
+        assert [(i.id, i.handle) for i in sup.which_children()] == [("a", a), ("b", b)]
+        with pytest.raises(ChildRunning):
+            await sup.restart_child(await sup.restart_child("a"))
+        sup.delete_child("b")
+        with pytest.raises(ChildNotFound):
+            await sup.restart_child("b")
+        assert [i.id for i in sup.which_children()] == ["a"]
+
+
+async def test_per_child_shutdown_bounds_a_child_that_ignores_its_stop() -> None:
+    async with open_supervisor() as sup:
+        h = await sup.start_child(ready_then_serve, shutdown=0.01)
+        await sup.terminate_child(h)
+        assert (h.status, h.attempts) == (S.CANCELLED, 1)
+
+
+async def test_graceful_exit_asks_and_stops_by_policy() -> None:
+    async with open_supervisor() as sup:
+        permanent = await sup.start_child(finish_when_asked, shutdown=None)
+        one_shot = await sup.start_child(finish_when_asked, restart=Restart.TEMPORARY)
+    assert (permanent.status, one_shot.status) == (S.COMPLETED, S.COMPLETED)
+
+
+async def test_auto_shutdown_ends_the_block_without_an_error() -> None:
+    gate = anyio.Event()
+
+    async def job(*, task_status: Any) -> None:
+        task_status.started()
+        await gate.wait()
+
+    async with open_supervisor(auto_shutdown=AutoShutdown.ANY_SIGNIFICANT) as sup:
+        h = await sup.start_child(job, restart=Restart.TRANSIENT, significant=True)
+        server = await sup.start_child(ready_then_serve)
+        gate.set()
+        await anyio.sleep_forever()  # cancelled by the auto shutdown
+    assert (h.status, server.status) == (S.COMPLETED, S.CANCELLED)
+
+
+async def test_a_stop_travels_down_a_tree_gracefully() -> None:
+    async def subtree(*, task_status: Any) -> None:
+        async with open_supervisor(name="inner") as inner:
+            leaf = await inner.start_child(finish_when_asked, shutdown=None)
+            task_status.started(leaf)
+            await anyio.sleep_forever()
+
+    async with open_supervisor() as sup:
+        h = await sup.start_child(subtree, shutdown=None)
+        leaf = h.started_value
+        await sup.terminate_child(h)
+    assert isinstance(leaf, TaskHandle)
+    assert (h.status, leaf.status) == (S.COMPLETED, S.COMPLETED)
