@@ -92,6 +92,12 @@ def check_random_schedule(data: st.DataObject) -> None:
     max_pending = data.draw(st.none() | st.integers(0, 3), label="max_pending")
     grace = data.draw(st.none() | st.integers(0, 4), label="shutdown_grace")
     specs = data.draw(st.lists(task_specs, max_size=8), label="tasks")
+    # per task: its per-child shutdown, and whether its "cancel" is a
+    # terminate_child (a stop by that policy) or handle.cancel()
+    shutdowns = [data.draw(st.sampled_from([0, 1, 3]), label="shutdown") for _ in specs]
+    terminates = [data.draw(st.booleans(), label="terminate") for _ in specs]
+    terminated_at: dict[int, float] = {}
+    submitted_index: dict[int, int] = {}
     mode = data.draw(shutdown_modes, label="shutdown")
     checker = Checker(max_concurrent, max_pending)
     submitted: list[tuple[TaskHandle[Any], TaskSpec]] = []
@@ -100,13 +106,19 @@ def check_random_schedule(data: st.DataObject) -> None:
     net_fired = False
     gave_up = False
 
-    async def canceller(handle: TaskHandle[Any], checkpoints: int) -> None:
+    async def canceller(
+        sup: Any, handle: TaskHandle[Any], checkpoints: int, terminate: bool
+    ) -> None:
         for _ in range(checkpoints):
             await trio.lowlevel.checkpoint()
         if not handle.done():
             cancelled_by_us.add(handle.id)
             status_at_cancel[handle.id] = handle.status
-        handle.cancel()
+        if terminate:
+            terminated_at[handle.id] = trio.current_time()
+            await sup.terminate_child(handle)
+        else:
+            handle.cancel()
 
     async def main() -> None:
         nonlocal gave_up
@@ -120,7 +132,9 @@ def check_random_schedule(data: st.DataObject) -> None:
                         on_event=checker,
                     ) as sup:
                         checker.sup = sup
-                        for spec in specs:
+                        for index, (spec, shutdown, terminate) in enumerate(
+                            zip(specs, shutdowns, terminates, strict=True)
+                        ):
                             await trio.sleep(spec.submit_delay)
                             try:
                                 h = sup.submit_nowait(
@@ -130,6 +144,7 @@ def check_random_schedule(data: st.DataObject) -> None:
                                     restart=spec.restart,
                                     max_attempts=spec.max_attempts,
                                     backoff=spec.backoff,
+                                    shutdown=shutdown,
                                 )
                             except QueueFull:
                                 note("queue full")
@@ -138,8 +153,11 @@ def check_random_schedule(data: st.DataObject) -> None:
                                 note("closed: the supervisor gave up")
                                 break
                             submitted.append((h, spec))
+                            submitted_index[h.id] = index
                             if spec.cancel_after is not None:
-                                helpers.start_soon(canceller, h, spec.cancel_after)
+                                helpers.start_soon(
+                                    canceller, sup, h, spec.cancel_after, terminate
+                                )
                         if mode == "cancel":
                             sup.cancel()
                         elif mode == "grace":
@@ -261,6 +279,17 @@ def check_random_schedule(data: st.DataObject) -> None:
         cancelled_in = status_at_cancel.get(h.id)
         if cancelled_in is S.PENDING:
             assert statuses == [S.PENDING, S.CANCELLED], (h, statuses)
+        elif h.id in terminated_at and cancelled_in is not None:
+            # stopped by its policy: it may end by itself meanwhile, but no
+            # attempt starts after the stop, and no restart decision follows it
+            at = terminated_at[h.id]
+            after = [e.new for e in history if e.at > at]
+            assert S.RUNNING not in after, (h, statuses)
+            assert S.RESTARTING not in after, (h, statuses)
+            if h.status is S.CANCELLED and cancelled_in is S.RUNNING:
+                # cancelled by the policy: exactly `shutdown` after the stop, or
+                # earlier if the whole supervisor was stopped meanwhile
+                assert history[-1].at <= at + shutdowns[submitted_index[h.id]]
         elif cancelled_in is not None:
             assert h.status is S.CANCELLED or (gave_up and h.status is S.FAILED), (
                 h,
