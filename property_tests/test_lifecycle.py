@@ -283,9 +283,9 @@ def check_random_schedule(data: st.DataObject) -> None:
             # stopped by its policy: it may end by itself meanwhile, but no
             # attempt starts after the stop, and no restart decision follows it
             at = terminated_at[h.id]
-            after = [e.new for e in history if e.at > at]
-            assert S.RUNNING not in after, (h, statuses)
-            assert S.RESTARTING not in after, (h, statuses)
+            later = [e.new for e in history if e.at > at]
+            assert S.RUNNING not in later, (h, statuses)
+            assert S.RESTARTING not in later, (h, statuses)
             if h.status is S.CANCELLED and cancelled_in is S.RUNNING:
                 # cancelled by the policy: exactly `shutdown` after the stop, or
                 # earlier if the whole supervisor was stopped meanwhile
