@@ -234,7 +234,7 @@ class Children(Restarts):
     def _kept(self, child: object, api: str) -> Child:
         """The kept entry of ``child``, or ChildNotFound / ChildRunning."""
         h, entry = self._find(child, api)
-        if entry is None or (h._status.is_terminal and not entry.kept):
+        if entry is None or self._entries.get(entry.handle._id) is not entry:
             msg = f"{api}(): supervisor {self._name!r} keeps no spec of {child!r}"
             raise ChildNotFound(msg)
         if not entry.kept:

@@ -483,3 +483,24 @@ async def test_a_deleted_child_is_not_found_by_its_last_handle(
         with pytest.raises(ChildNotFound):
             await sup.restart_child(h)
         assert sup.which_children() == []
+
+
+async def test_a_child_being_restarted_counts_as_running(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(max_concurrent=1, max_pending=0) as sup:
+        await sup.start_child(serve, name="a")
+        await sup.terminate_child("a")
+        blocker = sup.submit_nowait(trio.sleep, 5)  # holds the only slot until 5
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(sup.restart_child, "a")  # waits for room
+            await trio.testing.wait_all_tasks_blocked()
+            with pytest.raises(ChildRunning):
+                await sup.restart_child("a")
+            with pytest.raises(ChildRunning):
+                sup.delete_child("a")
+        assert blocker.status is S.COMPLETED
+        assert [(c.id, c.handle.status) for c in sup.which_children()] == [
+            ("a", S.RUNNING)
+        ]
+        sup.cancel()
