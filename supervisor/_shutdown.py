@@ -196,6 +196,8 @@ class Shutdown(Children):
     # -- shutting down from inside ----------------------------------------------------
 
     def _significant_ended(self) -> None:
+        if self._phase is not Phase.OPEN:
+            return  # shutting down already (it may have honoured the shutdown's advice)
         if auto_shutdown_fires(self._auto_shutdown, self._n_significant_live):
             self._stop_from_inside()
 

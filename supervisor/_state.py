@@ -1,20 +1,25 @@
 """The state of one supervisor, shared by the modules that each do one job with it.
 
 A supervisor is one object: its class stacks the jobs, each in a module of its own,
-from the bottom up (each module imports only the one below it):
+from the bottom up (each module imports only the ones below it):
 
     _state       the fields, and the few calls that go up the stack
     _ledger      status changes, records, events, counts, health       (observation)
     _admission   slots, the PENDING and restart queues, backpressure    (admission)
-    _running     one attempt: spawn it, run it, classify how it ended   (running)
-    _restarts    restart decisions, backoff waits, intensity, stops by policy
-    _groups      ONE_FOR_ALL / REST_FOR_ONE group restarts
+    _running     one attempt: spawn it, run it, classify how it ended   (the hot path)
+    _stopping    stop requests, stops by per-child shutdown, cancels of waiting tasks
+    _groups      ONE_FOR_ALL / REST_FOR_ONE group restarts, in OTP's order
+    _restarts    what follows an attempt: restart now, after a backoff, with the
+                 group, or end; giving up when the intensity is exceeded
     _children    child ids, kept specs, terminate/restart/delete, which_children
     _shutdown    graceful and immediate shutdown, the host task, auto shutdown
     _supervisor  Supervisor: the public facade, and open_supervisor()
 
-What to decide is plain code in ``_policy`` and ``_intensity`` (no clock, no loop).
-Methods keep one object, so the hot path pays no extra hop for the split.
+What to decide is plain code with no clock and no event loop: ``_policy`` (restart,
+strategy, stop order, auto shutdown) and ``_intensity``. Argument checks are in
+``_arguments``/``_checks``; child records in ``_child_records``. Methods share one
+object, so the hot path pays no extra hop for the split; an upward call is declared
+here once and defined by the job that owns it.
 """
 
 from __future__ import annotations

@@ -154,3 +154,23 @@ async def test_auto_shutdown_lets_other_work_finish_within_the_grace(
     # shutdown began at 1: other finished at 3; endless was cancelled at 1 + 5
     assert (other.status, other.completed_at) == (S.COMPLETED, 3)
     assert (endless.status, endless.completed_at) == (S.CANCELLED, 6)
+
+
+async def test_a_significant_task_that_honours_a_shutdown_does_not_shut_down_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from supervisor import current_handle
+
+    async def honours() -> None:
+        h = current_handle()
+        assert h is not None
+        await h.wait_stop_requested()
+
+    async with open_supervisor(auto_shutdown=ANY, shutdown_grace=1) as sup:
+        sup.submit_nowait(honours, significant=True)
+        slow = sup.submit_nowait(trio.sleep, 3)
+        await trio.sleep(0)
+        # its end, asked for by this shutdown, starts no second one (with its own
+        # grace of 1 s, that one would cancel slow)
+        await sup.shutdown(grace=None)
+    assert (slow.status, slow.completed_at) == (S.COMPLETED, 3)
