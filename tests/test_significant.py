@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from supervisor import AutoShutdown, Restart, TaskStatus, open_supervisor
@@ -169,7 +170,7 @@ async def test_a_significant_task_that_honours_a_shutdown_does_not_shut_down_aga
     async with open_supervisor(auto_shutdown=ANY, shutdown_grace=1) as sup:
         sup.submit_nowait(honours, significant=True)
         slow = sup.submit_nowait(trio.sleep, 3)
-        await trio.sleep(0)
+        await trio.lowlevel.checkpoint()
         # its end, asked for by this shutdown, starts no second one (with its own
         # grace of 1 s, that one would cancel slow)
         await sup.shutdown(grace=None)
