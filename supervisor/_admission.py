@@ -12,7 +12,7 @@ import functools
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ._arguments import default_name
+from ._arguments import NO_WAIT, default_name
 from ._backend import NEG_INF
 from ._errors import SupervisorClosed
 from ._handle import Extra, TaskHandle, TaskStarter
@@ -73,7 +73,7 @@ class Admission(Ledger):
         restart: Restart = _TEMPORARY,
         max_attempts: int | None = None,
         backoff: Backoff | None = None,
-        shutdown: float | None = 0,
+        shutdown: float | None = NO_WAIT,
         significant: bool = False,
         *,
         start: bool = False,
@@ -98,7 +98,7 @@ class Admission(Ledger):
             or start
             or max_attempts is not None
             or backoff is not None
-            or shutdown != 0
+            or shutdown is not NO_WAIT
             or significant
         ):
             extra = h._extra = Extra(

@@ -14,6 +14,9 @@ from ._spec import AutoShutdown, Backoff, Restart, Strategy
 
 _CO_COROUTINE: Final = inspect.CO_COROUTINE
 _TEMPORARY = Restart.TEMPORARY
+#: The default per-child shutdown (cancel at once): every submit call's default is
+#: this very object, so the common case is told by identity.
+NO_WAIT: Final[float] = 0
 
 
 def check_async_fn(fn: object, api: str) -> None:
@@ -76,8 +79,7 @@ def check_submission(
     restart: object = _TEMPORARY,
     max_attempts: object = None,
     backoff: object = None,
-    shutdown: object = 0,
-    significant: object = False,
+    shutdown: object = NO_WAIT,
 ) -> None:
     """The checks every submit call makes, with a message naming the argument."""
     check_async_fn(fn, api)
@@ -92,11 +94,8 @@ def check_submission(
     elif max_attempts is not None or backoff is not None:
         check_count("max_attempts", max_attempts, 1)
         check_type("backoff", backoff, Backoff, "a Backoff or None")
-    if not (shutdown == 0 and type(shutdown) in (int, float)):
+    if shutdown is not NO_WAIT:
         check_seconds("shutdown", shutdown, zero_ok=True)
-    if significant is not False and type(significant) is not bool:
-        msg = f"significant must be a bool, got {significant!r}"
-        raise TypeError(msg)
 
 
 def check_options(name: object, on_event: object, health_rules: object) -> None:

@@ -373,7 +373,7 @@ class Extra:
         restart: Restart,
         max_attempts: int | None,
         backoff: Backoff | None,
-        shutdown: float | None = 0,
+        shutdown: float | None = 0,  # (the NO_WAIT of _arguments)
         significant: bool = False,
     ) -> None:
         self.restart = restart

@@ -13,7 +13,12 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 import trio
 
-from ._arguments import check_options, check_restart_options, check_submission
+from ._arguments import (
+    NO_WAIT,
+    check_options,
+    check_restart_options,
+    check_submission,
+)
 from ._backend import current_backend
 from ._checks import check_count, check_seconds
 from ._child_records import Child, ChildSpec
@@ -84,7 +89,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         restart: Restart = _TEMPORARY,
         max_attempts: int | None = None,
         backoff: Backoff | None = None,
-        shutdown: float | None = 0,
+        shutdown: float | None = NO_WAIT,
         significant: bool = False,
     ) -> TaskHandle[T]:
         """Submit ``fn(*args)`` and return its handle, PENDING or already RUNNING.
@@ -152,19 +157,17 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         significant: object,
     ) -> None:
         check_submission(
-            fn,
-            timeout,
-            name,
-            api,
-            restart,
-            max_attempts,
-            backoff,
-            shutdown,
-            significant,
+            fn, timeout, name, api, restart, max_attempts, backoff, shutdown
         )
-        if significant:
-            assert isinstance(restart, Restart)
-            check_significant(True, restart, self._auto_shutdown)
+        if significant is not False:
+            self._check_significant(significant, restart)
+
+    def _check_significant(self, significant: object, restart: object) -> None:
+        if type(significant) is not bool:
+            msg = f"significant must be a bool, got {significant!r}"
+            raise TypeError(msg)
+        assert isinstance(restart, Restart)  # checked before
+        check_significant(significant, restart, self._auto_shutdown)
 
     async def _submit(
         self,
@@ -205,24 +208,19 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         restart: Restart = _TEMPORARY,
         max_attempts: int | None = None,
         backoff: Backoff | None = None,
-        shutdown: float | None = 0,
+        shutdown: float | None = NO_WAIT,
         significant: bool = False,
     ) -> TaskHandle[T]:
         """Like :meth:`submit`, but raise :class:`QueueFull` instead of waiting.
 
         With ``max_pending=0`` it succeeds only while a capacity slot is free.
         """
-        self._check(
-            fn,
-            timeout,
-            name,
-            "submit_nowait",
-            restart,
-            max_attempts,
-            backoff,
-            shutdown,
-            significant,
+        # (The checks of _check, without its call: this is the hot path.)
+        check_submission(
+            fn, timeout, name, "submit_nowait", restart, max_attempts, backoff, shutdown
         )
+        if significant is not False:
+            self._check_significant(significant, restart)
         if self._phase is not _OPEN:
             raise self._closed_error()
         if not self._has_room():
@@ -252,7 +250,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         restart: Restart = _TEMPORARY,
         max_attempts: int | None = None,
         backoff: Backoff | None = None,
-        shutdown: float | None = 0,
+        shutdown: float | None = NO_WAIT,
         significant: bool = False,
     ) -> TaskHandle[T]:
         """Like :meth:`submit`, from a thread that is not running the event loop.
@@ -309,7 +307,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         restart: Restart = _PERMANENT,
         max_attempts: int | None = None,
         backoff: Backoff | None = None,
-        shutdown: float | None = 0,
+        shutdown: float | None = NO_WAIT,
         significant: bool = False,
     ) -> TaskHandle[T]:
         """Start a child with trio's start protocol; return once it is ready.
@@ -360,7 +358,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         max_attempts: int | None = None,
         backoff: Backoff | None = None,
         stop_timeout: float = 5.0,
-        shutdown: float | None = 0,
+        shutdown: float | None = NO_WAIT,
         significant: bool = False,
     ) -> ActorRef[MsgT, ReplyT]:
         """Start an actor: ``factory(*args)`` builds each instance (once per start).
