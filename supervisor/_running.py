@@ -29,6 +29,7 @@ _TEMPORARY = Restart.TEMPORARY
 _PERMANENT = Restart.PERMANENT
 _GIVE_UP = Decision.GIVE_UP
 _STOPPING = Phase.STOPPING
+_CLOSED = Phase.CLOSED
 _NO_ROLE = Role.NONE
 _HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
 
@@ -101,6 +102,13 @@ class Running(Admission):
         h._attempts += 1
         self._n_running += 1
         self._set_status(h, _RUNNING, now)
+        if self._phase is _CLOSED and (
+            extra is None or extra.restart is not _PERMANENT
+        ):
+            # A graceful shutdown is draining: its advice to stop reaches the
+            # one-shot attempts that start meanwhile too. Guarded by
+            # test_a_task_that_starts_during_a_drain_is_asked_to_stop.
+            self._request_stop(h)
         fn = h._fn
         assert fn is not None
         args = h._args

@@ -230,6 +230,10 @@ class SupervisorState:
         """Restart ``h`` with its group (``_groups``)."""
         raise NotImplementedError
 
+    def _request_stop(self, h: TaskHandle[Any]) -> None:
+        """Set ``h``'s stop request, as advice (``_stopping``)."""
+        raise NotImplementedError
+
     def _cancel_waiting(self, h: TaskHandle[Any]) -> None:
         """handle.cancel() of a task that does not run (``_restarts``)."""
         raise NotImplementedError

@@ -504,3 +504,18 @@ async def test_a_child_being_restarted_counts_as_running(
             ("a", S.RUNNING)
         ]
         sup.cancel()
+
+
+async def test_a_task_that_starts_during_a_drain_is_asked_to_stop(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def batch() -> float:
+        h = current_handle()
+        assert h is not None
+        await h.wait_stop_requested()
+        return trio.current_time()
+
+    async with open_supervisor(max_concurrent=1) as sup:
+        first = sup.submit_nowait(trio.sleep, 2)
+        queued = sup.submit_nowait(batch)  # starts at 2, during the drain
+    assert (first.completed_at, await queued.result()) == (2, 2)
