@@ -208,13 +208,14 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
 
     def statistics(self) -> ActorStatistics:
         handle = self._handle
+        assert handle is not None  # set in the step that makes the ref
         return ActorStatistics(
             name=self._name,
             mailbox_depth=len(self._mailbox),
             mailbox_size=self._size,
             processed=self._processed,
             failed=self._failed,
-            restarts=0 if handle is None else max(0, handle.attempts - 1),
+            restarts=max(0, handle.attempts - 1),
             stopped=self._closed,
         )
 

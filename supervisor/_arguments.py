@@ -85,6 +85,13 @@ def check_submission(
     check_async_fn(fn, api)
     check_seconds("timeout", timeout, zero_ok=False)
     check_type("name", name, str, "a str or None")
+    check_policy(restart, max_attempts, backoff, shutdown)
+
+
+def check_policy(
+    restart: object, max_attempts: object, backoff: object, shutdown: object
+) -> None:
+    """The checks of a task's restart and shutdown options."""
     if restart is not _TEMPORARY:
         if not isinstance(restart, Restart):
             msg = f"restart must be a Restart, got {restart!r}"

@@ -260,7 +260,6 @@ class Children(Restarts):
 
     def _delete(self, child: object) -> None:
         entry = self._kept(child, "delete_child")
-        entry.kept = False  # forgotten: its last handle no longer finds it
         del self._entries[entry.handle._id]
         if entry.id is not None:
             del self._child_ids[entry.id]

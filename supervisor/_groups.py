@@ -45,7 +45,6 @@ class Groups(Stopping):
         exception: BaseException | None,
     ) -> None:
         """An attempt that a group restart stopped has ended (its cleanup is done)."""
-        extra.role = _NO_ROLE
         if self._phase is _STOPPING or not rejoins_group(
             extra.restart, h._attempts, extra.max_attempts
         ):
@@ -88,6 +87,11 @@ class Groups(Stopping):
                     await self._stop_attempt(sibling, Role.GROUP_STOP)
             if delay:
                 await self._backend.sleep(delay)
+            if h._status.is_terminal:
+                # It ended for good during the stops or the backoff (cancelled,
+                # terminated): the children it held back are kept, not started.
+                self._end_held_after(h)
+                return
             for child in group:
                 if child._status.is_terminal:
                     if not _is_kept(child):
@@ -141,24 +145,15 @@ class Groups(Stopping):
     def _end_held_after(self, h: TaskHandle[Any]) -> None:
         """``h`` ended for good in a group restart: the children after it that the
         group restart held back end CANCELLED, their specs kept."""
-        children = self._children
-        assert children is not None
-        order = _order(h)
+        after = _start_key(h)
         now = self._clock()
         for s in list(self._restarting.values()):
             extra = s._extra
             assert extra is not None
-            if extra.role is _GROUP_HELD and _order(s) > order:
+            if extra.role is _GROUP_HELD and _start_key(s) > after:
                 extra.role = Role.TERMINATING  # kept, as after terminate_child
                 del self._restarting[s._id]
                 self._record_end(s, _CANCELLED, now)
-
-
-def _order(h: TaskHandle[Any]) -> int:
-    extra = h._extra
-    assert extra is not None
-    assert extra.order is not None
-    return extra.order
 
 
 def _is_kept(h: TaskHandle[Any]) -> bool:

@@ -16,6 +16,7 @@ import trio
 from ._arguments import (
     NO_WAIT,
     check_options,
+    check_policy,
     check_restart_options,
     check_submission,
 )
@@ -382,18 +383,9 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             shutdown,
             significant,
         )
-        self._check(
-            spec.fn,
-            None,
-            name,
-            "spawn_actor",
-            restart,
-            max_attempts,
-            backoff,
-            shutdown,
-            significant,
-        )
-        assert spec.actor is not None
+        check_policy(restart, max_attempts, backoff, shutdown)
+        if significant is not False:
+            self._check_significant(significant, restart)
         h = await self._start_child(spec, name)
         extra = h._extra
         assert extra is not None

@@ -17,6 +17,7 @@ from supervisor import (
     Restart,
     Strategy,
     SupervisorClosed,
+    TaskCancelled,
     TaskEvent,
     TaskFailed,
     TaskHandle,
@@ -519,3 +520,127 @@ async def test_a_task_that_starts_during_a_drain_is_asked_to_stop(
         first = sup.submit_nowait(trio.sleep, 2)
         queued = sup.submit_nowait(batch)  # starts at 2, during the drain
     assert (first.completed_at, await queued.result()) == (2, 2)
+
+
+# -- details that mutation testing asked about ------------------------------------------
+
+
+async def test_which_children_lists_children_not_started_yet_last(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(max_concurrent=1) as sup:
+        await sup.start_child(serve, name="a")
+
+        async def start_b() -> None:
+            with pytest.raises(TaskCancelled):  # terminated before it was ready
+                await sup.start_child(serve, name="b")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(start_b)
+            await trio.testing.wait_all_tasks_blocked()
+            infos = sup.which_children()
+            assert [(i.id, i.handle.status) for i in infos] == [
+                ("a", S.RUNNING),
+                ("b", S.PENDING),
+            ]
+            await sup.terminate_child("b")  # kept, though it never started
+            await sup.terminate_child("a")
+            # started ones in start order, then the one that never started
+            assert [i.id for i in sup.which_children()] == ["a", "b"]
+            nursery.cancel_scope.cancel()
+
+
+async def test_management_errors_name_the_call(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        await sup.start_child(serve, name="a")
+        with pytest.raises(ChildRunning, match=r"^restart_child\(\): child 'a'"):
+            await sup.restart_child("a")
+        with pytest.raises(ChildRunning, match=r"^delete_child\(\): child 'a'"):
+            sup.delete_child("a")
+        with pytest.raises(ChildNotFound, match=r"^terminate_child\(\): supervisor"):
+            await sup.terminate_child("b")
+        with pytest.raises(ChildNotFound, match=r"^delete_child\(\): supervisor"):
+            sup.delete_child("b")
+        sup.cancel()
+
+
+async def test_a_restart_child_cancelled_while_waiting_for_room_keeps_the_spec(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(max_concurrent=1, max_pending=0) as sup:
+        await sup.start_child(serve, name="a")
+        await sup.terminate_child("a")
+        sup.submit_nowait(trio.sleep_forever)  # holds the only slot
+        with trio.move_on_after(1):
+            await sup.restart_child("a")
+        assert [(i.id, i.handle.status) for i in sup.which_children()] == [
+            ("a", S.CANCELLED)
+        ]
+        sup.delete_child("a")  # still kept: it can be deleted (or restarted)
+        sup.cancel()
+
+
+async def test_which_children_describes_an_actor(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        ref = await sup.spawn_actor(
+            Counter, name="counter", restart=Restart.TRANSIENT, shutdown=2
+        )
+        assert sup.which_children() == [
+            ChildInfo("counter", ref.handle, Restart.TRANSIENT, 2, False)
+        ]
+        sup.cancel()
+
+
+async def test_every_submit_call_takes_shutdown_and_significant(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from supervisor import AutoShutdown
+
+    async with open_supervisor(auto_shutdown=AutoShutdown.ALL_SIGNIFICANT) as sup:
+        handles = [
+            await sup.submit(trio.sleep_forever, shutdown=2, significant=True),
+            sup.submit_nowait(trio.sleep_forever, shutdown=None, significant=True),
+        ]
+        assert [(h.shutdown, h.significant) for h in handles] == [
+            (2, True),
+            (None, True),
+        ]
+        for bad in (-1, "x"):
+            with pytest.raises((ValueError, TypeError), match="shutdown"):
+                await sup.submit(trio.sleep, 1, shutdown=bad)  # type: ignore[arg-type]
+        with pytest.raises(ValueError, match="significant=True needs"):
+            await sup.submit(trio.sleep, 1, restart=Restart.PERMANENT, significant=True)
+        sup.cancel()
+
+
+async def test_waiting_for_a_stop_request_in_a_plain_task(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    woken: list[str] = []
+
+    async def plain() -> None:
+        h = current_handle()
+        assert h is not None
+        await h.wait_stop_requested()
+        woken.append("task")
+        raise ValueError("fails after the request")
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(plain)  # no option: a plain task
+        await trio.sleep(1)
+
+        async def outside() -> None:
+            await h.wait_stop_requested()
+            woken.append("outside")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(outside)
+            await trio.testing.wait_all_tasks_blocked()
+            await sup.shutdown()  # its advice wakes both waiters
+    assert sorted(woken) == ["outside", "task"]
+    # a plain TEMPORARY task: its failure is not restarted
+    assert (h.status, h.attempts, h.completed_at) == (S.FAILED, 1, 1)

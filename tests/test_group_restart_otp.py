@@ -13,6 +13,7 @@ import trio.testing
 from supervisor import (
     Restart,
     Strategy,
+    TaskCancelled,
     TaskStatus,
     current_handle,
     open_supervisor,
@@ -197,3 +198,139 @@ async def test_a_group_restart_stops_each_sibling_by_its_shutdown_policy(
         (8.5, "x start"),
         (8.5, "z start"),
     ]
+
+
+async def test_a_restarted_child_keeps_its_place_in_a_group_restart(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        await sup.start_child(child(log, "a"), name="a")
+        await sup.start_child(child(log, "b"), name="b")
+        await sup.start_child(flaky_boot(log, "c", [True]), name="c")
+        await sup.terminate_child("a")
+        await sup.restart_child("a")  # a new task (a higher id), in a's place
+        await trio.sleep(5)
+        assert [i.handle.name for i in sup.which_children()] == ["a", "b", "c"]
+        sup.cancel()
+    # c crashes at 1: b then a are stopped, newest first by start order (a is
+    # older than b, though its task is newer); then a, b, c start in that order
+    assert [line for line in log if 0.5 < line[0] < 5] == [
+        (1.5, "b cleaned"),
+        (2.0, "a cleaned"),
+        (2.0, "a start"),
+        (2.0, "b start"),
+        (2.0, "c start"),
+    ]
+
+
+async def test_a_kept_child_that_never_started_restarts_last_with_the_group(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, max_concurrent=2, max_pending=1
+    ) as sup:
+        await sup.start_child(flaky_boot(log, "a", [True]), name="a")
+        await sup.start_child(child(log, "b"), name="b")
+
+        async def start_late() -> None:
+            with pytest.raises(TaskCancelled):
+                await sup.start_child(child(log, "late"), name="late")
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(start_late)  # no slot: it waits, PENDING
+            await trio.testing.wait_all_tasks_blocked()
+            await sup.terminate_child("late")  # kept, never started
+        await trio.sleep(5)
+        infos = sup.which_children()
+        assert [(i.id, i.handle.status, i.handle.name) for i in infos] == [
+            ("a", S.RUNNING, "a"),
+            ("b", S.RUNNING, "b"),
+            ("late", S.PENDING, "late"),  # started with the group: waits for a slot
+        ]
+        sup.cancel()
+
+
+async def test_a_temporary_sibling_in_the_middle_ends_and_the_rest_restart(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+
+    async def fails_when_stopped() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            raise ValueError("failed in cleanup")
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        a = await sup.start_child(flaky_boot(log, "a", [True]), name="a")
+        t = sup.submit_nowait(fails_when_stopped)  # TEMPORARY, started after a
+        await trio.sleep(0.5)
+        c = await sup.start_child(child(log, "c"), name="c")
+        await trio.sleep(5)
+        # t is stopped for good, and ended as it did: FAILED, its own error
+        assert t.status is S.FAILED
+        assert str(t.exception) == "failed in cleanup"
+        assert [(h.status, h.attempts) for h in (a, c)] == [
+            (S.RUNNING, 2),
+            (S.RUNNING, 2),
+        ]
+        sup.cancel()
+
+
+async def test_a_leader_cancelled_during_its_backoff_keeps_the_held_children(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from supervisor import Backoff
+
+    log: Log = []
+    async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
+        b = await sup.start_child(
+            flaky_boot(log, "b", [True]),
+            name="b",
+            backoff=Backoff(initial=2, jitter=0),
+        )
+        c = await sup.start_child(child(log, "c"), name="c")
+        # b crashes at 1; c is stopped (to 1.5); the group restart waits out b's
+        # backoff, to 3.5. b is cancelled meanwhile, at 2.
+        await trio.sleep(2)
+        b.cancel()
+        await trio.sleep(3)
+        assert (b.status, b.completed_at) == (S.CANCELLED, 2)
+        assert (c.status, c.completed_at, c.attempts) == (S.CANCELLED, 3.5, 1)
+        assert [i.id for i in sup.which_children()] == ["c"]  # kept
+        sup.cancel()
+
+
+async def test_a_group_restart_whose_leader_ended_while_it_waited_does_nothing(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+
+    async def ignores_its_stop(*, task_status: Any) -> None:
+        log.append((trio.current_time(), "b start"))
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(0.5)
+
+    async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
+        x = await sup.start_child(flaky_boot(log, "x", [True]), name="x")
+        await trio.sleep(0.5)
+        a = await sup.start_child(flaky_boot(log, "a", [True]), name="a")
+        b = await sup.start_child(ignores_its_stop, name="b", shutdown=4)
+        # x crashes at 1: its group restart stops b (asked at 1, cancelled at 5,
+        # cleaned at 5.5) and a; a crashes at 1.5, before it is stopped: its group
+        # restart waits for the first one. a is cancelled at 2, while it waits.
+        await trio.sleep(1.5)
+        a.cancel()
+        await trio.sleep(10)
+        assert a.status is S.CANCELLED
+        assert [(h.status, h.attempts) for h in (x, b)] == [
+            (S.RUNNING, 2),
+            (S.RUNNING, 2),
+        ]
+        sup.cancel()
