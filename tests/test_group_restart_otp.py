@@ -334,3 +334,35 @@ async def test_a_group_restart_whose_leader_ended_while_it_waited_does_nothing(
             (S.RUNNING, 2),
         ]
         sup.cancel()
+
+
+async def test_a_child_cancelled_while_it_waits_for_a_slot_stops_the_group_there(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+
+    async def slow_to_stop(*, task_status: Any) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(1)
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL, max_concurrent=3) as sup:
+        a = await sup.start_child(flaky_boot(log, "a", [True]), name="a")
+        b = await sup.start_child(slow_to_stop, name="b")
+        c = await sup.start_child(child(log, "c"), name="c")
+        # a crashes at 1; c is stopped (cleanup to 1.5), then b (to 2.5); at 1.5
+        # two new tasks take two of the three slots, so at 2.5 a restarts and b
+        # waits for a slot
+        await trio.sleep(1.5)
+        sup.submit_nowait(trio.sleep_forever)
+        sup.submit_nowait(trio.sleep_forever)
+        await trio.sleep(1.5)
+        assert (a.status, b.status, c.status) == (S.RUNNING, S.RESTARTING, S.RESTARTING)
+        b.cancel()  # at 3: it ended for good before it was ready
+        await trio.testing.wait_all_tasks_blocked()
+        assert (c.status, c.completed_at, c.attempts) == (S.CANCELLED, 3, 1)
+        assert [i.id for i in sup.which_children()] == ["a", "c"]  # c is kept
+        sup.cancel()

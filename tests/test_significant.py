@@ -137,7 +137,7 @@ async def test_significant_is_validated() -> None:
         with pytest.raises(ValueError, match=r"auto_shutdown=AutoShutdown\.ANY"):
             sup.submit_nowait(trio.sleep, 1, significant=True)
     async with open_supervisor(auto_shutdown=ANY) as sup:
-        with pytest.raises(ValueError, match="TRANSIENT or TEMPORARY"):
+        with pytest.raises(ValueError, match="^significant=True needs a TRANSIENT"):
             await sup.start_child(serve, significant=True)  # PERMANENT by default
         with pytest.raises(TypeError, match="significant must be a bool"):
             sup.submit_nowait(trio.sleep, 1, significant=1)  # type: ignore[arg-type]
@@ -175,3 +175,18 @@ async def test_a_significant_task_that_honours_a_shutdown_does_not_shut_down_aga
         # grace of 1 s, that one would cancel slow)
         await sup.shutdown(grace=None)
     assert (slow.status, slow.completed_at) == (S.COMPLETED, 3)
+
+
+async def test_auto_shutdown_starts_its_drain_when_it_fires(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(auto_shutdown=ANY, shutdown_grace=2) as sup:
+        endless = sup.submit_nowait(trio.sleep_forever)
+        sup.submit_nowait(trio.sleep, 1, significant=True)
+        try:
+            await trio.sleep(1000)
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(5)  # the body takes 5 s to leave
+    # the drain began at 1, not when the body left at 6: its grace ended at 3
+    assert (endless.status, endless.completed_at) == (S.CANCELLED, 3)
