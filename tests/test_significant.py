@@ -137,7 +137,7 @@ async def test_significant_is_validated() -> None:
         with pytest.raises(ValueError, match=r"auto_shutdown=AutoShutdown\.ANY"):
             sup.submit_nowait(trio.sleep, 1, significant=True)
     async with open_supervisor(auto_shutdown=ANY) as sup:
-        with pytest.raises(ValueError, match="^significant=True needs a TRANSIENT"):
+        with pytest.raises(ValueError, match=r"^significant=True needs a TRANSIENT"):
             await sup.start_child(serve, significant=True)  # PERMANENT by default
         with pytest.raises(TypeError, match="significant must be a bool"):
             sup.submit_nowait(trio.sleep, 1, significant=1)  # type: ignore[arg-type]
