@@ -366,3 +366,44 @@ async def test_a_child_cancelled_while_it_waits_for_a_slot_stops_the_group_there
         assert (c.status, c.completed_at, c.attempts) == (S.CANCELLED, 3, 1)
         assert [i.id for i in sup.which_children()] == ["a", "c"]  # c is kept
         sup.cancel()
+
+
+async def test_a_kept_actor_whose_name_is_taken_stays_kept_in_a_group_restart(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from supervisor import Actor
+
+    class Echo(Actor[str, str]):
+        async def handle(self, message: str) -> str:
+            return message
+
+    log: Log = []
+    go = trio.Event()
+
+    async def subtree(*, task_status: Any) -> None:
+        # a supervisor further down the tree takes the name, once told to
+        async with open_supervisor(name="inner") as inner:
+            task_status.started()
+            await go.wait()
+            await inner.spawn_actor(Echo, name="w")
+            await trio.sleep_forever()
+
+    async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
+        await sup.start_child(subtree, name="subtree")
+        await sup.start_child(flaky_boot(log, "a", [True]), name="a")
+        ref = await sup.spawn_actor(Echo, name="w")
+        await sup.terminate_child("w")
+        go.set()
+        await trio.sleep(5)  # a crashed at 1: its group restart (a, w) keeps w
+        infos = sup.which_children()
+        assert [(i.id, i.handle.status) for i in infos] == [
+            ("subtree", S.RUNNING),
+            ("a", S.RUNNING),
+            ("w", S.CANCELLED),
+        ]
+        assert infos[2].handle is ref.handle
+        other = sup.whereis("w")
+        assert other is not None
+        assert other is not ref
+        assert await other.call("still there") == "still there"
+        sup.cancel()
