@@ -33,8 +33,10 @@ _OPEN = Phase.OPEN
 
 
 def _start_key(child: Child) -> tuple[float, int]:
+    """Start order; a child that never started goes last."""
     extra = child.handle._extra
-    order = None if extra is None else extra.order
+    assert extra is not None  # every child has one
+    order = extra.order
     return (float("inf") if order is None else order, child.handle._id)
 
 
@@ -46,7 +48,7 @@ class Children(Restarts):
     # -- starting --------------------------------------------------------------
 
     def _check_new_child(
-        self, spec: ChildSpec, name: str | None, *, new_id: bool = True
+        self, spec: ChildSpec, name: str | None, *, new_id: bool
     ) -> None:
         """ValueError if ``name`` is taken: an actor's, among the tree's live
         actors; a new child's, among this supervisor's child ids."""
@@ -192,7 +194,7 @@ class Children(Restarts):
             child.kept = True
             return
         del self._entries[h._id]
-        if child.id is not None and self._child_ids.get(child.id) is child:
+        if child.id is not None:
             del self._child_ids[child.id]
 
     # -- management ----------------------------------------------------------------

@@ -159,7 +159,8 @@ class Groups(Stopping):
 def _is_kept(h: TaskHandle[Any]) -> bool:
     """Whether ``h`` is the last handle of a kept (terminated) child."""
     extra = h._extra
-    child = None if extra is None else extra.child
+    assert extra is not None  # every task of a strategy supervisor has one
+    child = extra.child
     return child is not None and child.kept and child.handle is h
 
 

@@ -87,7 +87,7 @@ class Shutdown(Children):
         """Shutdown grace expired: cancel every task that is not PERMANENT."""
         self._cancel_queue()  # queued PERMANENT tasks never started: no order to keep
         for h in [*self._active.values(), *self._restarting.values()]:
-            if h._extra is None or h._extra.restart is not _PERMANENT:
+            if h.restart is not _PERMANENT:
                 h.cancel()
 
     async def _stop_permanent(self) -> None:

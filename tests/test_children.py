@@ -644,3 +644,145 @@ async def test_waiting_for_a_stop_request_in_a_plain_task(
     assert sorted(woken) == ["outside", "task"]
     # a plain TEMPORARY task: its failure is not restarted
     assert (h.status, h.attempts, h.completed_at) == (S.FAILED, 1, 1)
+
+
+async def test_a_short_shutdown_still_lets_a_quick_child_finish(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def quick_to_stop(*, task_status: Any) -> str:
+        h = current_handle()
+        assert h is not None
+        task_status.started()
+        await h.wait_stop_requested()
+        await trio.sleep(0.25)
+        return "finished"
+
+    async with open_supervisor() as sup:
+        h = await sup.start_child(quick_to_stop, shutdown=0.5)
+        await sup.terminate_child(h)
+        assert (h.status, h.completed_at, await h.result()) == (
+            S.COMPLETED,
+            0.25,
+            "finished",
+        )
+
+
+async def test_two_stops_of_one_child_both_return_when_it_ends(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[tuple[float, str]] = []
+    returned: list[float] = []
+    async with open_supervisor() as sup:
+        h = await sup.start_child(ignoring(log, "x"), shutdown=2)
+
+        async def stop() -> None:
+            await sup.terminate_child(h)
+            returned.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(stop)
+            nursery.start_soon(stop)
+    assert returned == [2, 2]
+    assert (h.status, h.completed_at) == (S.CANCELLED, 2)
+
+
+async def test_a_plain_task_is_stopped_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        plain = sup.submit_nowait(trio.sleep_forever)
+        await trio.sleep(1)
+        await sup.terminate_child(plain)  # shutdown=0: cancelled at once
+        assert (plain.status, plain.completed_at) == (S.CANCELLED, 1)
+
+
+async def test_an_old_handle_of_a_restarted_child_is_not_the_child(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        old = await sup.start_child(serve, name="a")
+        await sup.terminate_child(old)
+        new = await sup.restart_child(old)  # by its handle: it is still kept
+        with pytest.raises(ChildNotFound, match="keeps no spec"):
+            await sup.restart_child(old)
+        with pytest.raises(ChildNotFound):
+            sup.delete_child(old)
+        await sup.terminate_child(old)  # ended long ago: nothing to do
+        assert new.status is S.RUNNING
+        sup.cancel()
+
+
+async def test_a_child_id_is_checked_before_and_after_waiting_for_room(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(max_concurrent=2, max_pending=0) as sup:
+        blocker = sup.submit_nowait(trio.sleep, 2)
+        sup.submit_nowait(trio.sleep, 2)  # at 2, both slots free up together
+        results: list[str] = []
+
+        async def start(tag: str) -> None:
+            try:
+                await sup.start_child(serve, name="db")
+                results.append(f"{tag} started")
+            except ValueError:
+                results.append(f"{tag} refused")
+
+        async with trio.open_nursery() as nursery:
+            # both wait for room with the id free; the first to get it takes it
+            nursery.start_soon(start, "first")
+            await trio.testing.wait_all_tasks_blocked()
+            nursery.start_soon(start, "second")
+            await trio.testing.wait_all_tasks_blocked()
+            assert results == []
+            await blocker.wait()
+            await trio.sleep(1)
+            sup.submit_nowait(trio.sleep_forever)  # no room left
+            # taken now: refused at once, without waiting for room
+            with pytest.raises(ValueError, match="'db'"):
+                await sup.start_child(serve, name="db")
+            nursery.cancel_scope.cancel()
+        # both got room at 2; whichever came second found the id taken
+        assert sorted(r.split()[1] for r in results) == ["refused", "started"]
+        sup.cancel()
+
+
+async def test_spawn_actor_checks_significant(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from supervisor import AutoShutdown
+
+    async with open_supervisor() as sup:
+        with pytest.raises(ValueError, match="auto_shutdown"):
+            await sup.spawn_actor(
+                Counter, name="c", restart=Restart.TRANSIENT, significant=True
+            )
+    async with open_supervisor(auto_shutdown=AutoShutdown.ANY_SIGNIFICANT) as sup:
+        with pytest.raises(ValueError, match="TRANSIENT or TEMPORARY"):
+            await sup.spawn_actor(Counter, name="c", significant=True)
+        with pytest.raises(TypeError, match="significant must be a bool"):
+            await sup.spawn_actor(Counter, name="c", significant="yes")  # type: ignore[arg-type]
+        ref = await sup.spawn_actor(
+            Counter, name="c", restart=Restart.TRANSIENT, significant=True
+        )
+        assert ref.handle.significant
+        sup.cancel()
+
+
+async def test_a_task_not_significant_never_shuts_down_the_supervisor(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    from supervisor import AutoShutdown
+
+    async def waits_a_little() -> None:
+        h = current_handle()
+        assert h is not None
+        with trio.move_on_after(1):
+            await h.wait_stop_requested()
+
+    async with open_supervisor(auto_shutdown=AutoShutdown.ANY_SIGNIFICANT) as sup:
+        h = sup.submit_nowait(waits_a_little)  # plain, not significant
+        await trio.sleep(2)
+        assert (h.status, sup.closed) == (S.COMPLETED, False)
+        assert sup.submit_nowait(trio.sleep, 1, significant=True).significant
+        await trio.sleep(1000)  # cancelled when that one ends, at 3
+    assert trio.current_time() == 3

@@ -393,17 +393,56 @@ async def test_a_kept_actor_whose_name_is_taken_stays_kept_in_a_group_restart(
         await sup.start_child(flaky_boot(log, "a", [True]), name="a")
         ref = await sup.spawn_actor(Echo, name="w")
         await sup.terminate_child("w")
+        z = await sup.start_child(child(log, "z"), name="z")
         go.set()
-        await trio.sleep(5)  # a crashed at 1: its group restart (a, w) keeps w
+        await trio.sleep(5)  # a crashed at 1: its group restart (a, w, z) keeps w
         infos = sup.which_children()
         assert [(i.id, i.handle.status) for i in infos] == [
             ("subtree", S.RUNNING),
             ("a", S.RUNNING),
             ("w", S.CANCELLED),
+            ("z", S.RUNNING),
         ]
+        assert z.attempts == 2  # the children after w restart all the same
         assert infos[2].handle is ref.handle
         other = sup.whereis("w")
         assert other is not None
         assert other is not ref
         assert await other.call("still there") == "still there"
+        sup.cancel()
+
+
+async def test_a_group_restart_that_stops_early_leaves_a_pending_leader_alone(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: Log = []
+
+    async def slow_to_stop(*, task_status: Any) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(2)
+
+    async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
+        b = await sup.start_child(
+            flaky_boot(log, "b", [True, False]), name="b", max_attempts=2
+        )
+        c = await sup.start_child(flaky_boot(log, "c", []), name="c")
+        await trio.sleep(0.5)
+        c_crash = await sup.start_child(flaky_boot(log, "c2", [True]), name="c2")
+        d = await sup.start_child(slow_to_stop, name="d")
+        # b crashes at 1: its group restart stops d (cleanup to 3), then c2 and c.
+        # c2 crashes at 1.5, on its own, before it is stopped: its restart waits
+        # for its own group restart. Then b's second boot fails at 3.25 and b has
+        # no attempt left: the children held back after b end CANCELLED and kept
+        # (c, d), but c2's own pending restart is not theirs to end.
+        await trio.sleep(10)
+        assert (b.status, b.completed_at) == (S.FAILED, 3.25)
+        assert [(h.status, h.completed_at) for h in (c, d)] == [
+            (S.CANCELLED, 3.25),
+            (S.CANCELLED, 3.25),
+        ]
+        assert (c_crash.status, c_crash.attempts) == (S.RUNNING, 2)
         sup.cancel()

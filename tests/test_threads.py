@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+from typing import Any
 
 import pytest
 import trio
@@ -79,3 +80,20 @@ async def test_cancel_from_thread_through_from_thread(
         await trio.to_thread.run_sync(lambda: trio.from_thread.run_sync(h.cancel))
         await h.wait()
         assert h.status is TaskStatus.CANCELLED
+
+
+async def test_submit_from_thread_takes_shutdown_and_significant() -> None:
+    from supervisor import AutoShutdown
+
+    async with open_supervisor(auto_shutdown=AutoShutdown.ALL_SIGNIFICANT) as sup:
+
+        def from_thread() -> Any:
+            with pytest.raises(ValueError, match="shutdown"):
+                sup.submit_from_thread(trio.sleep, 1, shutdown=-1)
+            return sup.submit_from_thread(
+                trio.sleep_forever, shutdown=3, significant=True
+            )
+
+        h = await trio.to_thread.run_sync(from_thread)
+        assert (h.shutdown, h.significant) == (3, True)
+        sup.cancel()
