@@ -786,3 +786,22 @@ async def test_a_task_not_significant_never_shuts_down_the_supervisor(
         assert sup.submit_nowait(trio.sleep, 1, significant=True).significant
         await trio.sleep(1000)  # cancelled when that one ends, at 3
     assert trio.current_time() == 3
+
+
+async def test_shutdown_zero_cancels_before_the_child_runs_again(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def one_checkpoint_of_work(*, task_status: Any) -> str:
+        h = current_handle()
+        assert h is not None
+        task_status.started()
+        await h.wait_stop_requested()
+        await trio.lowlevel.checkpoint()  # where the cancel lands
+        return "finished"
+
+    async with open_supervisor() as sup:
+        handles = [await sup.start_child(one_checkpoint_of_work) for _ in range(20)]
+        for h in handles:
+            await sup.terminate_child(h)  # shutdown=0: "at once"
+    # every one of them, whatever order trio runs a batch in
+    assert {h.status for h in handles} == {S.CANCELLED}
