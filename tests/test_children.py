@@ -805,3 +805,22 @@ async def test_shutdown_zero_cancels_before_the_child_runs_again(
             await sup.terminate_child(h)  # shutdown=0: "at once"
     # every one of them, whatever order trio runs a batch in
     assert {h.status for h in handles} == {S.CANCELLED}
+
+
+async def test_a_plain_task_with_only_a_shutdown_keeps_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[tuple[float, str]] = []
+
+    async def ignores() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            log.append((trio.current_time(), "cancelled"))
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(ignores, shutdown=2)  # TEMPORARY, no other option
+        assert h.shutdown == 2
+        await trio.sleep(1)
+        await sup.terminate_child(h)
+    assert log == [(3, "cancelled")]
