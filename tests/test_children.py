@@ -433,11 +433,11 @@ async def test_per_child_shutdown_is_validated(
             ("1", TypeError),
             (True, TypeError),
         ):
-            with pytest.raises(error, match="shutdown"):
+            with pytest.raises(error, match=r"^shutdown must"):
                 sup.submit_nowait(trio.sleep, 1, shutdown=bad)
-            with pytest.raises(error, match="shutdown"):
+            with pytest.raises(error, match=r"^shutdown must"):
                 await sup.start_child(serve, shutdown=bad)
-            with pytest.raises(error, match="shutdown"):
+            with pytest.raises(error, match=r"^shutdown must"):
                 await sup.spawn_actor(Counter, name="c", shutdown=bad)
         assert sup.tasks() == []
 
@@ -824,3 +824,62 @@ async def test_a_plain_task_with_only_a_shutdown_keeps_it(
         await trio.sleep(1)
         await sup.terminate_child(h)
     assert log == [(3, "cancelled")]
+
+
+async def test_a_task_not_started_at_an_outer_cancel_ends_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def slow_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(2)
+
+    with trio.CancelScope() as outer:
+        async with open_supervisor() as sup:
+            sup.submit_nowait(slow_cleanup)
+            await trio.sleep(1)
+            late = sup.submit_nowait(trio.sleep_forever)  # scheduled, not started
+            outer.cancel()
+            await trio.sleep_forever()
+    # at the cancel, not when the block exits after the other's cleanup (at 3)
+    assert (late.status, late.started_at, late.completed_at) == (S.CANCELLED, None, 1)
+
+
+async def test_a_transient_task_that_starts_during_a_drain_is_asked_to_stop(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def batch() -> float:
+        h = current_handle()
+        assert h is not None
+        await h.wait_stop_requested()
+        return trio.current_time()
+
+    async with open_supervisor(max_concurrent=1) as sup:
+        sup.submit_nowait(trio.sleep, 2)
+        queued = sup.submit_nowait(batch, restart=Restart.TRANSIENT)
+    assert await queued.result() == 2
+
+
+async def test_a_stop_that_lands_while_the_inner_block_opens(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    opened: list[float] = []
+
+    async def subtree() -> None:
+        async with open_supervisor(name="inner"):
+            opened.append(trio.current_time())
+            await trio.sleep_forever()
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(subtree, shutdown=None)
+        # until the inner block has registered for its host's stop requests, and
+        # waits for its own host task to start
+        while not (h._extra is not None and h._extra.stop_hooks):
+            await trio.lowlevel.checkpoint()
+        await sup.terminate_child(h)
+    # the inner block opened already stopping: its body was cancelled at its
+    # first checkpoint, and the block exited gracefully
+    assert (h.status, h.completed_at) == (S.COMPLETED, 0)
+    assert opened == [0]
