@@ -883,3 +883,35 @@ async def test_a_stop_that_lands_while_the_inner_block_opens(
     # first checkpoint, and the block exited gracefully
     assert (h.status, h.completed_at) == (S.COMPLETED, 0)
     assert opened == [0]
+
+
+async def test_a_plain_task_reports_the_default_options(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(trio.sleep, 1)  # no option at all: no Extra record
+        assert (h.restart, h.max_attempts, h.shutdown, h.significant) == (
+            Restart.TEMPORARY,
+            None,
+            0,
+            False,
+        )
+        assert h.stop_requested is False
+
+
+async def test_a_task_failing_in_its_cleanup_while_the_supervisor_stops_is_not_restarted(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def fails_in_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(1)
+            raise ValueError("cleanup failed")
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(fails_in_cleanup, restart=Restart.TRANSIENT)
+        await trio.sleep(1)
+        sup.cancel()
+    assert (h.status, h.attempts, h.completed_at) == (S.FAILED, 1, 2)

@@ -69,3 +69,14 @@ def test_jitter_spreads_the_delay_by_the_documented_formula() -> None:
     b = Backoff(initial=1, multiplier=2, jitter=0.5)
     assert b.delay(3, random.Random(7)) == 4 * (1 + 0.5 * (2 * r - 1))
     assert Backoff(initial=1, jitter=0).delay(1, random.Random(7)) == 1
+
+
+def test_auto_shutdown_members_and_values() -> None:
+    from supervisor import AutoShutdown
+
+    assert [(a.name, a.value) for a in AutoShutdown] == [
+        ("NEVER", "never"),
+        ("ANY_SIGNIFICANT", "any_significant"),
+        ("ALL_SIGNIFICANT", "all_significant"),
+    ]
+    assert repr(AutoShutdown.NEVER) == "AutoShutdown.NEVER"

@@ -373,8 +373,13 @@ async def test_a_task_with_a_slot_that_has_not_started_ends_at_the_cancel(
     assert trio.current_time() == 3
 
 
+@pytest.mark.parametrize(
+    "options",
+    [{}, {"shutdown": 1}],  # a plain task, and one with an Extra record
+    ids=["plain", "with_options"],
+)
 async def test_a_running_temporary_task_does_not_keep_its_arguments(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, options: dict[str, Any]
 ) -> None:
     class Payload:
         pass
@@ -387,7 +392,7 @@ async def test_a_running_temporary_task_does_not_keep_its_arguments(
         await trio.sleep(10)
 
     async with open_supervisor() as sup:
-        h = sup.submit_nowait(job, payload)
+        h = sup.submit_nowait(job, payload, **options)
         del payload
         await trio.sleep(1)
         gc.collect()
