@@ -842,6 +842,9 @@ async def test_a_task_not_started_at_an_outer_cancel_ends_at_once(
             await trio.sleep(1)
             late = sup.submit_nowait(trio.sleep_forever)  # scheduled, not started
             outer.cancel()
+            with trio.CancelScope(shield=True):
+                # late's runner takes its first step before the body notices
+                await trio.testing.wait_all_tasks_blocked()
             await trio.sleep_forever()
     # at the cancel, not when the block exits after the other's cleanup (at 3)
     assert (late.status, late.started_at, late.completed_at) == (S.CANCELLED, None, 1)
@@ -915,3 +918,38 @@ async def test_a_task_failing_in_its_cleanup_while_the_supervisor_stops_is_not_r
         await trio.sleep(1)
         sup.cancel()
     assert (h.status, h.attempts, h.completed_at) == (S.FAILED, 1, 2)
+
+
+async def test_an_inner_block_stops_listening_to_its_task_when_it_exits(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    hooks: list[int] = []
+
+    async def opens_three_in_turn() -> None:
+        h = current_handle()
+        assert h is not None
+        for _ in range(3):
+            async with open_supervisor(name="inner"):
+                pass
+            extra = h._extra
+            hooks.append(0 if extra is None else len(extra.stop_hooks or []))
+
+    async with open_supervisor() as sup:
+        await sup.submit_nowait(opens_three_in_turn).wait()
+    assert hooks == [0, 0, 0]  # nothing left behind to grow without bound
+
+
+async def test_a_stop_that_lands_while_the_inner_block_drains(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def subtree(*, task_status: Any) -> None:
+        async with open_supervisor(name="inner") as inner:
+            inner.submit_nowait(trio.sleep, 5)
+            task_status.started()
+        # the body left at once; the block drained until 5
+
+    async with open_supervisor() as sup:
+        h = await sup.start_child(subtree, shutdown=None)
+        await trio.sleep(1)
+        await sup.terminate_child(h)  # asked while the inner block drains
+    assert (h.status, h.completed_at) == (S.COMPLETED, 5)
