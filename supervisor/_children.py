@@ -16,7 +16,7 @@ from ._actor import Actor, ActorRef, actor_main, check_actor_options
 from ._arguments import check_takes_task_status
 from ._child_records import ActorSpec, Child, ChildInfo, ChildSpec
 from ._errors import ChildNotFound, ChildRunning, TaskCancelled, TaskFailed
-from ._handle import TaskHandle
+from ._handle import TaskHandle, start_key
 from ._policy import Phase, Role
 from ._restarts import Restarts
 from ._spec import Backoff, Restart
@@ -27,17 +27,8 @@ if TYPE_CHECKING:
 
 _RUNNING = TaskStatus.RUNNING
 _FAILED = TaskStatus.FAILED
-_CANCELLED = TaskStatus.CANCELLED
 _TEMPORARY = Restart.TEMPORARY
 _OPEN = Phase.OPEN
-
-
-def _start_key(child: Child) -> tuple[float, int]:
-    """Start order; a child that never started goes last."""
-    extra = child.handle._extra
-    assert extra is not None  # every child has one
-    order = extra.order
-    return (float("inf") if order is None else order, child.handle._id)
 
 
 class Children(Restarts):
@@ -268,7 +259,7 @@ class Children(Restarts):
 
     def _which_children(self) -> list[ChildInfo]:
         infos = []
-        for child in sorted(self._entries.values(), key=_start_key):
+        for child in sorted(self._entries.values(), key=lambda c: start_key(c.handle)):
             h = child.handle
             extra = h._extra
             assert extra is not None

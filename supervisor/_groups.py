@@ -16,7 +16,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._policy import Phase, Role, group_of, rejoins_group, stop_order
+from ._handle import start_key
+from ._policy import HELD_ROLES, Phase, Role, group_of, rejoins_group, stop_order
 from ._status import Decision, TaskStatus
 from ._stopping import Stopping
 
@@ -27,7 +28,6 @@ _RUNNING = TaskStatus.RUNNING
 _CANCELLED = TaskStatus.CANCELLED
 _RESTARTING = TaskStatus.RESTARTING
 _GROUP_HELD = Role.GROUP_HELD
-_HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
 _NO_ROLE = Role.NONE
 _STOPPING = Phase.STOPPING
 
@@ -80,7 +80,7 @@ class Groups(Stopping):
                 return
             # Kept (terminated) children restart with the group, as in OTP.
             kept = [c.handle for c in self._entries.values() if c.kept]
-            members = sorted([*children.values(), *kept], key=_start_key)
+            members = sorted([*children.values(), *kept], key=start_key)
             group = group_of(self._strategy, members, h)
             for sibling in stop_order(group, h):
                 if sibling._status is _RUNNING:
@@ -116,7 +116,7 @@ class Groups(Stopping):
         (running, or ended meanwhile) is left alone: True."""
         extra = h._extra
         assert extra is not None
-        if extra.role not in _HELD:
+        if extra.role not in HELD_ROLES:
             return True
         extra.role = _NO_ROLE
         if self._phase is _STOPPING:
@@ -145,12 +145,12 @@ class Groups(Stopping):
     def _end_held_after(self, h: TaskHandle[Any]) -> None:
         """``h`` ended for good in a group restart: the children after it that the
         group restart held back end CANCELLED, their specs kept."""
-        after = _start_key(h)
+        after = start_key(h)
         now = self._clock()
         for s in list(self._restarting.values()):
             extra = s._extra
             assert extra is not None
-            if extra.role is _GROUP_HELD and _start_key(s) > after:
+            if extra.role is _GROUP_HELD and start_key(s) > after:
                 extra.role = Role.TERMINATING  # kept, as after terminate_child
                 del self._restarting[s._id]
                 self._record_end(s, _CANCELLED, now)
@@ -162,11 +162,3 @@ def _is_kept(h: TaskHandle[Any]) -> bool:
     assert extra is not None  # every task of a strategy supervisor has one
     child = extra.child
     return child is not None and child.kept and child.handle is h
-
-
-def _start_key(h: TaskHandle[Any]) -> tuple[float, int]:
-    """Start order; a kept child that never started goes last."""
-    extra = h._extra
-    assert extra is not None
-    order = extra.order
-    return (float("inf") if order is None else order, h._id)

@@ -340,6 +340,15 @@ class TaskStarter:
         extra.wake_ready()
 
 
+def start_key(h: TaskHandle[Any]) -> tuple[float, int]:
+    """Where ``h`` stands in start order: its child's place (kept by
+    restart_child); one that never started goes last."""
+    extra = h._extra
+    assert extra is not None  # every task with a place in start order has one
+    order = extra.order
+    return (float("inf") if order is None else order, h._id)
+
+
 @final
 class Extra:
     """Per-task state that only some tasks need, kept off the plain handle.

@@ -48,6 +48,10 @@ class Role(enum.Enum):
     SHUTTING_DOWN = "shutting_down"
 
 
+#: The roles of a RESTARTING task that a group restart holds: it has no runner.
+HELD_ROLES = (Role.GROUP_HELD, Role.RESTART_PENDING)
+
+
 def restart_follows(
     restart: Restart, ended: TaskStatus, attempts: int, max_attempts: int | None
 ) -> bool:

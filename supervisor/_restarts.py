@@ -27,7 +27,6 @@ _PERMANENT = Restart.PERMANENT
 _STOPPING = Phase.STOPPING
 _NO_ROLE = Role.NONE
 _GROUP_STOP = Role.GROUP_STOP
-_HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
 
 
 class Restarts(Groups):
@@ -126,8 +125,8 @@ class Restarts(Groups):
                 pass
         extra = h._extra
         assert extra is not None
-        if h._status is not _RESTARTING or extra.role in _HELD:
-            return  # given up (FAILED) meanwhile, or a group restart took it over
+        if h._status is not _RESTARTING:
+            return  # given up (FAILED) meanwhile
         if h._cancel_requested or self._phase is _STOPPING:
             del self._restarting[h._id]
             self._record_end(h, _CANCELLED, self._clock())

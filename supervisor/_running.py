@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._admission import Admission
 from ._errors import TaskTimeout
-from ._handle import CURRENT_HANDLE, TaskStarter
+from ._handle import CURRENT_HANDLE, TaskStarter, start_key
 from ._policy import Phase, Role
 from ._spec import Restart
 from ._status import Decision, TaskStatus
@@ -31,7 +31,6 @@ _GIVE_UP = Decision.GIVE_UP
 _STOPPING = Phase.STOPPING
 _CLOSED = Phase.CLOSED
 _NO_ROLE = Role.NONE
-_HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
 
 _set_current_handle = CURRENT_HANDLE.set
 
@@ -75,10 +74,6 @@ class Running(Admission):
         extra = h._extra
         if extra is not None:
             if status is _RESTARTING:
-                if extra.role in _HELD:
-                    # A group restart took it over after its slot was granted.
-                    self._release_slot()
-                    return
                 del self._restarting[h._id]
                 if extra.starter is None:
                     # A group restart waits for this task to be RUNNING (it runs as
@@ -169,20 +164,18 @@ class Running(Admission):
 
     def _first_start(self, h: TaskHandle[Any], extra: Extra) -> None:
         """``h`` runs for the first time: it takes its place in start order."""
-        if extra.order is None:
+        inherited = extra.order is not None  # restart_child keeps the child's place
+        if not inherited:
             extra.order = self._next_order
             self._next_order += 1
-            if self._children is not None:
-                self._children[h._id] = h
-        elif self._children is not None:
-            # restart_child: the new task keeps its child's place in start order.
-            children = self._children
-            children[h._id] = h
-            ordered = sorted(children.values(), key=_order_of)
-            children.clear()
-            children.update((c._id, c) for c in ordered)
-        if extra.restart is _PERMANENT:
-            self._permanent[h._id] = h  # (only stopped by shutdown, in order)
+        for in_order in (
+            self._children,  # what strategies act on
+            self._permanent if extra.restart is _PERMANENT else None,  # shutdown
+        ):
+            if in_order is not None:
+                in_order[h._id] = h
+                if inherited:
+                    _sort_by_start(in_order)
 
     def _classify(
         self, exc: BaseException
@@ -233,8 +226,7 @@ class Running(Admission):
         return None
 
 
-def _order_of(h: TaskHandle[Any]) -> int:
-    extra = h._extra
-    assert extra is not None
-    assert extra.order is not None
-    return extra.order
+def _sort_by_start(tasks: dict[int, TaskHandle[Any]]) -> None:
+    ordered = sorted(tasks.values(), key=start_key)
+    tasks.clear()
+    tasks.update((t._id, t) for t in ordered)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._handle import Extra
-from ._policy import Role
+from ._policy import HELD_ROLES, Role
 from ._running import Running
 from ._spec import Restart
 from ._status import TaskStatus
@@ -23,7 +23,6 @@ if TYPE_CHECKING:
 _RUNNING = TaskStatus.RUNNING
 _CANCELLED = TaskStatus.CANCELLED
 _RESTARTING = TaskStatus.RESTARTING
-_HELD = (Role.GROUP_HELD, Role.RESTART_PENDING)
 _NO_ROLE = Role.NONE
 
 
@@ -82,7 +81,7 @@ class Stopping(Running):
         spec is kept)."""
         h._cancel_requested = True
         extra = h._extra
-        held = extra is not None and extra.role in _HELD
+        held = extra is not None and extra.role in HELD_ROLES
         if extra is not None:
             extra.role = role
         if held:

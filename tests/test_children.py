@@ -507,8 +507,9 @@ async def test_a_child_being_restarted_counts_as_running(
         sup.cancel()
 
 
+@pytest.mark.parametrize("restart", [Restart.TEMPORARY, Restart.TRANSIENT])
 async def test_a_task_that_starts_during_a_drain_is_asked_to_stop(
-    autojump_clock: trio.testing.MockClock,
+    autojump_clock: trio.testing.MockClock, restart: Restart
 ) -> None:
     async def batch() -> float:
         h = current_handle()
@@ -518,7 +519,7 @@ async def test_a_task_that_starts_during_a_drain_is_asked_to_stop(
 
     async with open_supervisor(max_concurrent=1) as sup:
         first = sup.submit_nowait(trio.sleep, 2)
-        queued = sup.submit_nowait(batch)  # starts at 2, during the drain
+        queued = sup.submit_nowait(batch, restart=restart)  # starts at 2, draining
     assert (first.completed_at, await queued.result()) == (2, 2)
 
 
@@ -850,21 +851,6 @@ async def test_a_task_not_started_at_an_outer_cancel_ends_at_once(
     assert (late.status, late.started_at, late.completed_at) == (S.CANCELLED, None, 1)
 
 
-async def test_a_transient_task_that_starts_during_a_drain_is_asked_to_stop(
-    autojump_clock: trio.testing.MockClock,
-) -> None:
-    async def batch() -> float:
-        h = current_handle()
-        assert h is not None
-        await h.wait_stop_requested()
-        return trio.current_time()
-
-    async with open_supervisor(max_concurrent=1) as sup:
-        sup.submit_nowait(trio.sleep, 2)
-        queued = sup.submit_nowait(batch, restart=Restart.TRANSIENT)
-    assert await queued.result() == 2
-
-
 async def test_a_stop_that_lands_while_the_inner_block_opens(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
@@ -953,3 +939,23 @@ async def test_a_stop_that_lands_while_the_inner_block_drains(
         await trio.sleep(1)
         await sup.terminate_child(h)  # asked while the inner block drains
     assert (h.status, h.completed_at) == (S.COMPLETED, 5)
+
+
+async def test_a_restarted_child_keeps_its_place_in_the_shutdown_order(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    log: list[tuple[float, str]] = []
+    async with open_supervisor() as sup:
+        await sup.start_child(honouring(log, "a"), name="a", shutdown=5)
+        await sup.start_child(honouring(log, "b"), name="b", shutdown=5)
+        await sup.terminate_child("a")  # asked at 0, done at 1
+        await sup.restart_child("a")  # a new task, in a's place: before b
+    # the exit stops PERMANENT children newest first by start order: b, then a
+    assert log == [
+        (0, "a asked"),
+        (1, "a done"),
+        (1, "b asked"),
+        (2, "b done"),
+        (2, "a asked"),
+        (3, "a done"),
+    ]

@@ -40,6 +40,20 @@ def child(log: Log, tag: str) -> Any:
     return run
 
 
+def slow_to_stop(cleanup: float) -> Any:
+    """Ready at once; once stopped, its cleanup takes ``cleanup`` seconds."""
+
+    async def run(*, task_status: Any) -> None:
+        task_status.started()
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(cleanup)
+
+    return run
+
+
 def flaky_boot(log: Log, tag: str, boots: list[bool]) -> Any:
     """Its attempts go by ``boots``: True crashes at 1 s after being ready, False
     fails 0.25 s into its boot, before it is ready; past the list it serves."""
@@ -341,17 +355,9 @@ async def test_a_child_cancelled_while_it_waits_for_a_slot_stops_the_group_there
 ) -> None:
     log: Log = []
 
-    async def slow_to_stop(*, task_status: Any) -> None:
-        task_status.started()
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.sleep(1)
-
     async with open_supervisor(strategy=Strategy.ONE_FOR_ALL, max_concurrent=3) as sup:
         a = await sup.start_child(flaky_boot(log, "a", [True]), name="a")
-        b = await sup.start_child(slow_to_stop, name="b")
+        b = await sup.start_child(slow_to_stop(1), name="b")
         c = await sup.start_child(child(log, "c"), name="c")
         # a crashes at 1; c is stopped (cleanup to 1.5), then b (to 2.5); at 1.5
         # two new tasks take two of the three slots, so at 2.5 a restarts and b
@@ -417,14 +423,6 @@ async def test_a_group_restart_that_stops_early_leaves_a_pending_leader_alone(
 ) -> None:
     log: Log = []
 
-    async def slow_to_stop(*, task_status: Any) -> None:
-        task_status.started()
-        try:
-            await trio.sleep_forever()
-        finally:
-            with trio.CancelScope(shield=True):
-                await trio.sleep(2)
-
     async with open_supervisor(strategy=Strategy.REST_FOR_ONE) as sup:
         b = await sup.start_child(
             flaky_boot(log, "b", [True, False]), name="b", max_attempts=2
@@ -432,7 +430,7 @@ async def test_a_group_restart_that_stops_early_leaves_a_pending_leader_alone(
         c = await sup.start_child(flaky_boot(log, "c", []), name="c")
         await trio.sleep(0.5)
         c_crash = await sup.start_child(flaky_boot(log, "c2", [True]), name="c2")
-        d = await sup.start_child(slow_to_stop, name="d")
+        d = await sup.start_child(slow_to_stop(2), name="d")
         # b crashes at 1: its group restart stops d (cleanup to 3), then c2 and c.
         # c2 crashes at 1.5, on its own, before it is stopped: its restart waits
         # for its own group restart. Then b's second boot fails at 3.25 and b has
