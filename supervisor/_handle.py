@@ -232,9 +232,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
 
         A checkpoint. Cancelling the wait leaves the task untouched.
         """
-        extra = self._extra
-        if extra is None:
-            extra = self._extra = Extra(Restart.TEMPORARY, None, None)
+        extra = extra_of(self)
         if extra.stop_requested:
             await self._sup._backend.checkpoint()
             return
@@ -338,6 +336,14 @@ class TaskStarter:
         extra = h._extra
         assert extra is not None
         extra.wake_ready()
+
+
+def extra_of(h: TaskHandle[Any]) -> Extra:
+    """``h``'s Extra, made for a plain task the first time it is needed."""
+    extra = h._extra
+    if extra is None:
+        extra = h._extra = Extra(Restart.TEMPORARY, None, None)
+    return extra
 
 
 def start_key(h: TaskHandle[Any]) -> tuple[float, int]:

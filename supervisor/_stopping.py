@@ -11,10 +11,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._handle import Extra
+from ._handle import extra_of
 from ._policy import HELD_ROLES, Role
 from ._running import Running
-from ._spec import Restart
 from ._status import TaskStatus
 
 if TYPE_CHECKING:
@@ -24,14 +23,6 @@ _RUNNING = TaskStatus.RUNNING
 _CANCELLED = TaskStatus.CANCELLED
 _RESTARTING = TaskStatus.RESTARTING
 _NO_ROLE = Role.NONE
-
-
-def extra_of(h: TaskHandle[Any]) -> Extra:
-    """``h``'s Extra, made for a plain task the first time it is needed."""
-    extra = h._extra
-    if extra is None:
-        extra = h._extra = Extra(Restart.TEMPORARY, None, None)
-    return extra
 
 
 class Stopping(Running):

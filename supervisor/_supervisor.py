@@ -25,12 +25,11 @@ from ._checks import check_count, check_seconds
 from ._child_records import Child, ChildSpec
 from ._children import actor_spec
 from ._errors import QueueFull
-from ._handle import current_handle
+from ._handle import current_handle, extra_of
 from ._health import HealthReport, HealthRules
 from ._policy import Phase, check_significant
 from ._shutdown import Shutdown, _one_or_group
 from ._spec import AutoShutdown, Backoff, Restart, Strategy
-from ._stopping import extra_of
 from ._util import NoPublicConstructor
 
 if TYPE_CHECKING:
