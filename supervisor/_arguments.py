@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import inspect
 from types import FunctionType
-from typing import Final
+from typing import Final, Literal
 
 from ._checks import check_count, check_seconds, check_type
 from ._health import HealthRules
@@ -116,6 +116,16 @@ def check_options(name: object, on_event: object, health_rules: object) -> None:
         msg = f"on_event must be a sync callable, got the async function {on_event!r}"
         raise TypeError(msg)
     check_type("health_rules", health_rules, HealthRules, "a HealthRules or None")
+
+
+LogFailures = Literal["unretrieved", "always", "never"]
+_LOG_FAILURES: Final = ("unretrieved", "always", "never")
+
+
+def check_log_failures(log_failures: object) -> None:
+    if log_failures not in _LOG_FAILURES:
+        msg = f"log_failures must be one of {', '.join(map(repr, _LOG_FAILURES))}, got {log_failures!r}"
+        raise ValueError(msg)
 
 
 def check_restart_options(

@@ -13,7 +13,11 @@ The hierarchy::
     │   ├── ChildRunning              restart_child/delete_child of a child that is not terminated
     │   ├── MailboxFull               ref.send_nowait() to a full mailbox
     │   ├── ActorCrashed              ref.call() whose handler raised (__cause__: its error)
-    │   └── ActorStopped              send/call to an actor that has stopped for good
+    │   ├── ActorStopped              send/call to an actor that has stopped for good
+    │   ├── JobFailed                 supervisor.redis: a job's last attempt failed
+    │   ├── JobCancelled              supervisor.redis: a job was cancelled
+    │   ├── JobDead                   supervisor.redis: a job could not be run
+    │   └── JobNotFound               supervisor.redis: no such job (also a LookupError)
     └── TimeoutError
         └── TaskTimeout               recorded as handle.exception when an attempt's timeout expires
 
@@ -72,3 +76,40 @@ class ActorCrashed(SupervisorError):
 
 class ActorStopped(SupervisorError):
     """The actor has stopped for good (or stopped before handling this message)."""
+
+
+class JobFailed(SupervisorError):
+    """A distributed job ended FAILED: its last attempt raised or timed out.
+
+    The exception lived in another process, so it is described, not attached:
+    ``error`` is its one-line form (``"ValueError: boom"``), ``traceback`` its text.
+    """
+
+    def __init__(self, job_id: str, error: str, traceback: str | None) -> None:
+        super().__init__(f"job {job_id} failed: {error}")
+        self.job_id = job_id
+        self.error = error
+        self.traceback = traceback
+
+
+class JobCancelled(SupervisorError):
+    """A distributed job ended CANCELLED, so it has no result."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job {job_id} was cancelled")
+        self.job_id = job_id
+
+
+class JobDead(SupervisorError):
+    """A distributed job ended DEAD (``reason`` says why); it is in the queue's
+    dead-letter stream."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} is dead: {reason}")
+        self.job_id = job_id
+        self.reason = reason
+
+
+class JobNotFound(SupervisorError, LookupError):
+    """No job has that id in this queue (never enqueued, or its record expired
+    after ``result_ttl``)."""

@@ -139,7 +139,8 @@ class Ledger(SupervisorState):
         self._last_failure = TaskEvent(
             h._id, h._name, old, _FAILED, now, h._attempts, exception, decision
         )
-        if h._result_waiters == 0:
+        log = self._log_failures
+        if log == "always" or (log == "unretrieved" and h._result_waiters == 0):
             logger.error(
                 "supervisor %r: task %r (id %d) failed",
                 self._name,

@@ -76,6 +76,7 @@ class SupervisorState:
         "_intensity",
         "_last_failure",
         "_last_restart_failure",
+        "_log_failures",
         "_max_concurrent",
         "_max_pending",
         "_n_live",
@@ -122,6 +123,7 @@ class SupervisorState:
         restart_period: float | None,
         seed: int | None,
         auto_shutdown: AutoShutdown,
+        log_failures: str = "unretrieved",
     ) -> None:
         self._name = name
         self._max_concurrent = max_concurrent
@@ -203,6 +205,7 @@ class SupervisorState:
         self._next_order = 0  # start order: given to each task when it first runs
         self._actors: dict[str, ActorRef[Any, Any]] = {}  # live actors by name
         self._auto_shutdown = auto_shutdown
+        self._log_failures = log_failures
         self._n_significant_live = 0
 
     # -- the calls that go up the stack (defined by the job that owns them) ----

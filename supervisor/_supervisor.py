@@ -15,6 +15,8 @@ import trio
 
 from ._arguments import (
     NO_WAIT,
+    LogFailures,
+    check_log_failures,
     check_options,
     check_policy,
     check_restart_options,
@@ -547,6 +549,7 @@ async def open_supervisor(
     seed: int | None = None,
     health_rules: HealthRules | None = None,
     auto_shutdown: AutoShutdown = AutoShutdown.NEVER,
+    log_failures: LogFailures = "unretrieved",
 ) -> AsyncIterator[Supervisor]:
     """Open a supervisor for the duration of an ``async with`` block.
 
@@ -569,6 +572,9 @@ async def open_supervisor(
         auto_shutdown: whether the end of significant children shuts the supervisor
             down (:class:`AutoShutdown`): the block's body is then cancelled and the
             block exits through a graceful shutdown, without an exception.
+        log_failures: ``"unretrieved"`` logs a failure at ERROR unless a caller
+            awaits the task's ``result()`` when it fails; ``"always"`` logs every
+            failure; ``"never"`` leaves failures to events and handles.
 
     Leaving the block normally shuts down gracefully (see :meth:`Supervisor.shutdown`).
     Leaving it by an exception, or by cancellation of a scope around it, cancels
@@ -589,6 +595,7 @@ async def open_supervisor(
     check_count("max_pending", max_pending, 0)
     check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
     check_restart_options(strategy, max_restarts, restart_period, seed, auto_shutdown)
+    check_log_failures(log_failures)
     if health_rules is None:
         health_rules = HealthRules()
     backend = current_backend()
@@ -605,6 +612,7 @@ async def open_supervisor(
         restart_period=restart_period,
         seed=seed,
         auto_shutdown=auto_shutdown,
+        log_failures=log_failures,
     )
     # Supervision trees share one actor registry: a supervisor opened inside a task
     # of another one (which inherits the submitter's context) joins its tree.

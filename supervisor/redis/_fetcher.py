@@ -1,0 +1,121 @@
+"""The worker part that takes jobs: it never holds more than ``concurrency``,
+promotes delayed jobs that are due, and reclaims the jobs of dead workers (each
+run alone, so that a job that kills its worker is the one charged for it)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import anyio
+
+from ._job_runs import start_job
+from ._keys import GROUP
+from ._worker_state import LocalJob
+
+if TYPE_CHECKING:
+    from ._worker_state import WorkerState
+
+#: The longest a fetch blocks, and how often expired leases are looked for (s).
+POLL: Final = 0.5
+#: Delayed jobs promoted per script call.
+PROMOTE_BATCH: Final = 100
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value.encode() if isinstance(value, str) else value
+
+
+def _start_all(state: WorkerState, reply: list[Any]) -> None:
+    for i in range(0, len(reply), 5):
+        entry, job_id, name, payload, attempt = reply[i : i + 5]
+        start_job(state, entry, job_id.decode(), name.decode(), payload, attempt)
+
+
+async def _promote(state: WorkerState) -> float:
+    """Move due delayed jobs to the stream; the seconds until the next is due."""
+    while True:
+        moved, wait_ms = await state.scripts.call("promote", PROMOTE_BATCH)
+        if moved < PROMOTE_BATCH:
+            return POLL if wait_ms < 0 else min(POLL, wait_ms / 1000)
+
+
+async def _reclaim(state: WorkerState) -> bool:
+    """Run one job whose lease expired, alone: wait until this worker holds
+    nothing, claim it, and fetch nothing else until its outcome is stored.
+    False when no lease has expired."""
+    expired = await state.client.xpending(
+        state.keys.stream, GROUP, start="-", end="+", count=1, idle=state.lease_ms
+    )
+    if not expired:
+        return False
+    await state.inflight.wait_empty()
+    if state.draining.is_set():
+        return False
+    reply = await state.scripts.call(
+        "reclaim",
+        state.consumer,
+        state.lease_ms,
+        state.max_deliveries,
+        state.result_ttl_ms,
+    )
+    if reply is None:
+        return False
+    state.reclaimed += 1
+    _start_all(state, reply)
+    await state.inflight.wait_empty()
+    return True
+
+
+def _hand_back(state: WorkerState, entries: list[tuple[bytes, bytes]]) -> None:
+    """Entries read after the drain began go straight back (no attempt counted)."""
+    for entry, job_id in entries:
+        job = LocalJob(entry, job_id.decode(), "", 0)
+        state.inflight.add(job)
+        state.outcomes.put(job, "back")
+
+
+async def fetcher(state: WorkerState) -> None:
+    """A worker part: take jobs while the worker has room, until it drains."""
+    stream = state.keys.stream
+    stream_key = stream.encode()
+    solo = "1" if state.concurrency == 1 else "0"
+    next_promote = next_reclaim = 0.0
+    while not state.draining.is_set():
+        now = anyio.current_time()
+        if now >= next_promote:
+            next_promote = now + await _promote(state)
+        if now >= next_reclaim:
+            next_reclaim = now + POLL
+            if await _reclaim(state):
+                continue
+        await state.inflight.wait_free()
+        if state.draining.is_set():
+            break
+        block = min(next_promote, next_reclaim) - anyio.current_time()
+        reply = await state.client.xreadgroup(
+            GROUP,
+            state.consumer,
+            streams={stream: ">"},
+            count=state.inflight.free,
+            block=max(1, int(block * 1000)),
+        )
+        if not reply:
+            continue
+        entries = [
+            (_bytes(e.identifier), _bytes(e.field_values[b"id"]))
+            for e in reply[stream_key]
+        ]
+        if state.draining.is_set():
+            _hand_back(state, entries)
+            break
+        args: list[str | bytes | int] = [
+            state.consumer,
+            solo,
+            state.max_deliveries,
+            state.result_ttl_ms,
+        ]
+        for entry, job_id in entries:
+            args += (entry, job_id)
+        _start_all(state, await state.scripts.call_many("begin", args))
+    # A PERMANENT part that returned would be restarted: a drained fetcher waits.
+    await anyio.sleep_forever()

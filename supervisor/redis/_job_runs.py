@@ -1,0 +1,181 @@
+"""Running a delivered job as a supervised task, and turning how the task ended
+into the outcome to store (policy: retry or fail, cancel or hand back)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from .._errors import SupervisorClosed, TaskTimeout
+from .._status import TaskStatus
+from ._worker_state import LocalJob
+
+if TYPE_CHECKING:
+    from collections.abc import Awaitable, Callable
+
+    from .._status import TaskEvent
+    from ._worker_state import WorkerState
+
+logger = logging.getLogger("supervisor.redis")
+_COMPLETED = TaskStatus.COMPLETED
+_FAILED = TaskStatus.FAILED
+
+
+async def _attempt(
+    job: LocalJob, fn: Callable[..., Awaitable[Any]], args: list[Any]
+) -> None:
+    job.value = await fn(*args)
+
+
+def start_job(
+    state: WorkerState,
+    entry: bytes,
+    job_id: str,
+    name: str,
+    payload: bytes,
+    attempt: int,
+) -> None:
+    """Run one job that the begin script handed to this worker. It is in flight
+    from here until its outcome is stored."""
+    job = LocalJob(entry, job_id, name, attempt)
+    state.inflight.add(job)
+    definition = state.registry.get(name)
+    if definition is None:
+        known = ", ".join(state.registry.names()) or "none"
+        state.outcomes.put(
+            job,
+            "dead",
+            f"no job named {name!r} in the worker's registry (it has: {known})",
+        )
+        return
+    try:
+        args = state.codec.decode(payload)
+        if not isinstance(args, list):
+            msg = f"expected a list of arguments, got {type(args).__name__}"
+            raise ValueError(msg)  # noqa: TRY004, TRY301 - one path for every bad payload
+    except (
+        Exception
+    ) as exc:  # any codec error means the payload is bad: DEAD, never a crash
+        state.outcomes.put(job, "dead", f"its payload does not decode: {exc!r}")
+        return
+    job.definition = definition
+    try:
+        handle = state.jobs.submit_nowait(
+            _attempt, job, definition.fn, args, name=name, timeout=definition.timeout
+        )
+    except SupervisorClosed:  # the worker began to drain while the job was begun
+        state.outcomes.put(job, "back")
+        return
+    job.handle = handle
+    state.by_task[handle.id] = job
+    state.started += 1
+
+
+def _failure_event(state: WorkerState, job: LocalJob, exc: BaseException) -> str:
+    kind = "timeout" if isinstance(exc, TaskTimeout) else "failed"
+    return json.dumps(
+        {
+            "event": kind,
+            "worker": state.consumer,
+            "attempt": job.attempt,
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": "".join(traceback.format_exception(exc)),
+        }
+    )
+
+
+def _failed(state: WorkerState, job: LocalJob, exc: BaseException) -> None:
+    definition = job.definition
+    assert definition is not None
+    event = _failure_event(state, job, exc)
+    if job.attempt >= definition.max_attempts:
+        logger.error(
+            "job %s (%s) failed for good on attempt %d of %d: %s: %s",
+            job.id,
+            job.name,
+            job.attempt,
+            definition.max_attempts,
+            type(exc).__name__,
+            exc,
+            exc_info=exc,
+            extra=_extra(state, job),
+        )
+        state.outcomes.put(job, "fail", event)
+        return
+    backoff = definition.backoff
+    delay = (
+        0
+        if backoff is None
+        else math.ceil(1000 * backoff.delay(job.attempt, state.rng))
+    )
+    logger.warning(
+        "job %s (%s) attempt %d of %d failed: %s: %s; retrying in %.3g s",
+        job.id,
+        job.name,
+        job.attempt,
+        definition.max_attempts,
+        type(exc).__name__,
+        exc,
+        delay / 1000,
+        extra=_extra(state, job),
+    )
+    state.outcomes.put(job, "retry", event, delay)
+
+
+def _extra(state: WorkerState, job: LocalJob) -> dict[str, object]:
+    return {
+        "queue": state.keys.queue,
+        "worker": state.consumer,
+        "job_id": job.id,
+        "job_name": job.name,
+        "attempt": job.attempt,
+    }
+
+
+def on_job_event(state: WorkerState, event: TaskEvent) -> None:
+    """The jobs supervisor's ``on_event``: an attempt that ended becomes an
+    outcome to store."""
+    if not event.new.is_terminal:
+        return
+    job = state.by_task.pop(event.task_id, None)
+    if job is None:
+        return
+    job.handle = None
+    if event.new is _COMPLETED:
+        try:
+            result = state.codec.encode(job.value)
+        except (TypeError, ValueError, OverflowError) as exc:
+            error = TypeError(
+                f"the result of job {job.name!r} cannot be encoded: {exc}"
+            )
+            _failed(state, job, error)
+        else:
+            state.outcomes.put(job, "ok", result)
+        job.value = None
+    elif event.new is _FAILED:
+        assert event.exception is not None
+        _failed(state, job, event.exception)
+    elif job.fenced:
+        state.inflight.remove(job)
+    elif job.cancel_requested:
+        state.outcomes.put(job, "cancel")
+    else:
+        state.outcomes.put(job, "back")
+
+
+def cancel_job(state: WorkerState, job: LocalJob, *, fenced: bool) -> None:
+    """Stop this worker's copy of a job: cancel() was called on it, or its lease
+    was lost (another worker may run it now, so nothing of this run is stored)."""
+    if fenced:
+        if not job.fenced:
+            state.fenced += 1
+        job.fenced = True
+    else:
+        job.cancel_requested = True
+    if job.handle is not None:
+        job.handle.cancel()
+    elif fenced:
+        state.inflight.remove(job)

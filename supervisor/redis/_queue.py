@@ -1,0 +1,206 @@
+"""``open_queue``: enqueueing jobs, finding them again, and the queue's counts."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, cast, final
+
+import anyio
+import attrs
+import coredis
+
+from .._checks import check_count, check_seconds
+from ._codec import Codec, JsonCodec, check_codec, encode_arguments
+from ._connection import check_url, connect, ensure_group
+from ._job_handle import JobHandle
+from ._keys import QueueKeys, check_queue_name
+from ._records import JobInfo, QueueStats
+from ._registry import check_job_name
+from ._results import ResultWaiters
+from ._scripts import Scripts
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+
+#: Jobs per script call of ``enqueue_many``: big enough to amortize the round
+#: trip, small enough not to stall the server for long.
+BATCH: Final = 500
+DEFAULT_RESULT_TTL: Final = 86400.0
+
+
+def job_name_of(job: object) -> str:
+    """``enqueue`` takes a job's name or its registered function."""
+    name = getattr(job, "__name__", None) if callable(job) else job
+    check_job_name(name)
+    assert isinstance(name, str)
+    return name
+
+
+def _when(delay: float | None, at: datetime | None) -> tuple[str, int]:
+    if delay is not None and at is not None:
+        msg = "give delay= or at=, not both"
+        raise ValueError(msg)
+    if delay is not None:
+        check_seconds("delay", delay, zero_ok=True)
+        if math.isinf(delay):
+            msg = "delay must be finite"
+            raise ValueError(msg)
+        return "d", math.ceil(delay * 1000)
+    if at is not None:
+        if not isinstance(cast("object", at), datetime):
+            msg = f"at must be a timezone-aware datetime, got {at!r}"
+            raise TypeError(msg)
+        if at.tzinfo is None or at.utcoffset() is None:
+            msg = f"at must be timezone-aware (a naive time is ambiguous), got {at!r}"
+            raise ValueError(msg)
+        return "a", math.ceil(at.timestamp() * 1000)
+    return "n", 0
+
+
+def _check_key(key: object) -> str:
+    if key is None:
+        return ""
+    if not isinstance(key, str) or not key:
+        msg = f"key must be a non-empty str or None, got {key!r}"
+        raise TypeError(msg) if not isinstance(key, str) else ValueError(msg)
+    return key
+
+
+@final
+@attrs.define(eq=False, repr=False)
+class Queue:
+    """A connection to one queue, from any process (``open_queue``)."""
+
+    name: str
+    client: coredis.Redis[bytes]
+    keys: QueueKeys
+    scripts: Scripts
+    codec: Codec
+    result_ttl_ms: int
+    waiters: ResultWaiters
+
+    async def enqueue(
+        self,
+        job: str | Callable[..., Any],
+        /,
+        *args: Any,
+        key: str | None = None,
+        delay: float | None = None,
+        at: datetime | None = None,
+    ) -> JobHandle:
+        """Add one job: ``job`` is a registered name (or the registered function)
+        and ``args`` its positional arguments, encoded by the codec (a TypeError
+        names an argument it cannot encode). With ``key``, while a job with that
+        key is unfinished, the existing job is returned instead. ``delay``
+        (seconds) or ``at`` (an aware datetime) schedule it."""
+        name = job_name_of(job)
+        kind, when = _when(delay, at)
+        payload = encode_arguments(self.codec, name, args)
+        reply = await self.scripts.call(
+            "enqueue", uuid.uuid4().hex, name, payload, _check_key(key), kind, when
+        )
+        return JobHandle(reply[0].decode(), queue=self)
+
+    async def enqueue_many(
+        self,
+        job: str | Callable[..., Any],
+        arguments: Iterable[Sequence[Any]],
+        /,
+        *,
+        delay: float | None = None,
+        at: datetime | None = None,
+    ) -> list[JobHandle]:
+        """Add one job per sequence of arguments, in batches of 500 per round trip.
+        Every payload is encoded before anything is sent: a TypeError adds none."""
+        name = job_name_of(job)
+        kind, when = _when(delay, at)
+        flat: list[str | bytes | int] = []
+        for args in arguments:
+            payload = encode_arguments(self.codec, name, tuple(args))
+            flat += (uuid.uuid4().hex, name, payload, "", kind, when)
+        handles = []
+        step = BATCH * 6
+        for start in range(0, len(flat), step):
+            reply = await self.scripts.call_many("enqueue", flat[start : start + step])
+            handles += [JobHandle(i.decode(), queue=self) for i in reply[::2]]
+        return handles
+
+    def job(self, job_id: str) -> JobHandle:
+        """The handle of a job enqueued anywhere (no round trip)."""
+        if not isinstance(cast("object", job_id), str) or not job_id:
+            msg = f"job_id must be a non-empty str, got {job_id!r}"
+            raise TypeError(msg)
+        return JobHandle(job_id, queue=self)
+
+    async def stats(self) -> QueueStats:
+        ready, in_flight, delayed, dead, workers = await self.scripts.call("stats")
+        return QueueStats(
+            ready=ready,
+            delayed=delayed,
+            in_flight=in_flight,
+            dead=dead,
+            workers=workers,
+        )
+
+    async def dead_letters(self, count: int = 100) -> list[JobInfo]:
+        """The oldest ``count`` DEAD jobs, with their history."""
+        check_count("count", count, 1)
+        entries = await self.client.xrange(self.keys.dead, count=count)
+        found = []
+        for entry in entries:
+            raw = entry.field_values[b"id"]
+            job_id = raw if isinstance(raw, str) else raw.decode()
+            fields = await self.client.hgetall(self.keys.job(job_id))
+            if fields:
+                found.append(JobInfo.from_fields(job_id, fields))
+        return found
+
+    async def requeue(self, *job_ids: str) -> int:
+        """Put DEAD jobs back in the queue with a fresh budget of attempts and
+        deliveries (their history is kept). Returns how many were DEAD."""
+        for job_id in job_ids:
+            self.job(job_id)  # the same check
+        if not job_ids:
+            return 0
+        count: int = await self.scripts.call_many("requeue", job_ids)
+        return count
+
+    def __repr__(self) -> str:
+        return f"<supervisor.redis.Queue {self.name!r}>"
+
+
+@asynccontextmanager
+async def open_queue(
+    url: str,
+    queue: str,
+    *,
+    codec: Codec | None = None,
+    result_ttl: float = DEFAULT_RESULT_TTL,
+) -> AsyncIterator[Queue]:
+    """Connect to a queue to enqueue jobs and follow them. ``codec`` must be the
+    workers' (JSON by default). ``result_ttl`` is how long a job that ``cancel()``
+    ends here stays readable (workers keep results for their own ``result_ttl``)."""
+    check_url(url)
+    check_queue_name(queue)
+    check_codec(JsonCodec() if codec is None else codec)
+    check_seconds("result_ttl", result_ttl, zero_ok=False, none_ok=False)
+    keys = QueueKeys(queue)
+    async with connect(url) as client:
+        await ensure_group(client, keys)
+        async with anyio.create_task_group() as tg:
+            q = Queue(
+                name=queue,
+                client=client,
+                keys=keys,
+                scripts=Scripts.register(client, keys),
+                codec=JsonCodec() if codec is None else codec,
+                result_ttl_ms=math.ceil(result_ttl * 1000),
+                waiters=ResultWaiters(client, keys, tg),
+            )
+            try:
+                yield q
+            finally:
+                tg.cancel_scope.cancel()

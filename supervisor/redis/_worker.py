@@ -1,0 +1,286 @@
+"""``open_worker``: a worker process's supervision tree.
+
+::
+
+    open_worker()
+    ├── supervisor "jobs <queue>"        # each delivered job: a TEMPORARY task
+    └── supervisor "worker <queue>"      # the parts, PERMANENT, restarted with
+        ├── fetcher                      # backoff when Redis drops (no intensity
+        ├── flusher                      # limit: a Redis outage must not end the
+        ├── renewer                      # worker)
+        ├── cancel listener
+        └── heartbeat
+
+Leaving the block drains: the fetcher stops, running jobs get ``drain_timeout``
+seconds (and a stop request: ``current_handle().stop_requested``), the rest are
+cancelled and handed back at once (no attempt or delivery counted), their
+outcomes are stored, and the worker leaves the group. Cancelling a scope around
+the block stops at once: its jobs are then reclaimed when their leases expire.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import signal
+import socket
+import uuid
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import TYPE_CHECKING, Final, cast, final
+
+import anyio
+
+from .._checks import check_count, check_seconds, check_type
+from .._spec import Backoff, Restart
+from .._supervisor import open_supervisor
+from ._codec import Codec, JsonCodec, check_codec
+from ._connection import check_url, connect, ensure_group
+from ._fetcher import fetcher
+from ._flusher import flusher, store_waiting
+from ._heartbeat import heartbeat
+from ._job_runs import on_job_event
+from ._keys import QueueKeys, check_queue_name
+from ._leases import cancel_listener, renewer
+from ._queue import DEFAULT_RESULT_TTL
+from ._registry import JobRegistry
+from ._scripts import Scripts
+from ._worker_state import WorkerState
+
+if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+
+    from .._supervisor import Supervisor
+
+logger = logging.getLogger("supervisor.redis")
+
+#: How a part comes back after its connection dropped.
+PART_BACKOFF: Final = Backoff(initial=0.05, maximum=5.0, jitter=0.2)
+#: The longest a drain waits to store the outcomes of its jobs once they ended
+#: (Redis may be down); what is not stored then is reclaimed after its lease.
+STORE_BOUND: Final = 10.0
+
+
+@final
+class Worker:
+    """A running worker (``open_worker``)."""
+
+    def __init__(self, state: WorkerState, queue: str) -> None:
+        self._state = state
+        self.queue = queue
+
+    @property
+    def consumer(self) -> str:
+        """This worker's name in the queue's consumer group."""
+        return self._state.consumer
+
+    @property
+    def concurrency(self) -> int:
+        return self._state.concurrency
+
+    @property
+    def holding(self) -> int:
+        """Jobs delivered to this worker whose outcome is not stored yet."""
+        return len(self._state.inflight.jobs)
+
+    @property
+    def draining(self) -> bool:
+        return self._state.draining.is_set()
+
+    def statistics(self) -> dict[str, int]:
+        state = self._state
+        return {
+            "started": state.started,
+            "reclaimed": state.reclaimed,
+            "fenced": state.fenced,
+            "holding": len(state.inflight.jobs),
+        }
+
+    def drain(self) -> None:
+        """Stop taking jobs now (idempotent). The block's exit waits for the
+        running ones, as a drain does."""
+        self._state.draining.set()
+
+    async def wait_draining(self) -> None:
+        """Until a drain began (``drain()`` or a ``shutdown_on`` signal)."""
+        await self._state.draining.wait()
+
+    def __repr__(self) -> str:
+        return (
+            f"<supervisor.redis.Worker {self.consumer!r} of queue {self.queue!r}, "
+            f"{self.holding}/{self.concurrency} held>"
+        )
+
+
+async def _part(
+    name: str, body: Callable[[WorkerState], Awaitable[None]], state: WorkerState
+) -> None:
+    try:
+        await body(state)
+    except Exception as exc:
+        logger.warning(
+            "worker %s: %s stopped (%s: %s); restarting it with backoff",
+            state.consumer,
+            name,
+            type(exc).__name__,
+            exc,
+        )
+        raise
+
+
+def _check_signals(signals: object) -> tuple[signal.Signals, ...]:
+    if not isinstance(signals, tuple | list):
+        msg = f"shutdown_on must be a tuple of signals, got {signals!r}"
+        raise TypeError(msg)
+    found = []
+    for sig in signals:
+        if not isinstance(sig, int):
+            msg = f"shutdown_on must hold signals, got {sig!r}"
+            raise TypeError(msg)
+        found.append(signal.Signals(sig))
+    return tuple(found)
+
+
+async def _on_signals(
+    signals: Iterable[signal.Signals],
+    worker: Worker,
+    body: anyio.CancelScope,
+    everything: anyio.CancelScope,
+) -> None:
+    with anyio.open_signal_receiver(*signals) as received:
+        count = 0
+        async for sig in received:
+            count += 1
+            if count == 1:
+                logger.warning("worker %s: %s: draining", worker.consumer, sig.name)
+                worker.drain()
+                body.cancel()
+            else:
+                logger.warning(
+                    "worker %s: %s again: stopping now", worker.consumer, sig.name
+                )
+                everything.cancel()
+                return
+
+
+@asynccontextmanager
+async def open_worker(
+    url: str,
+    queue: str,
+    registry: JobRegistry,
+    *,
+    concurrency: int = 32,
+    lease: float = 30.0,
+    drain_timeout: float = 30.0,
+    max_deliveries: int = 3,
+    result_ttl: float = DEFAULT_RESULT_TTL,
+    codec: Codec | None = None,
+    name: str | None = None,
+    shutdown_on: Iterable[int] = (),
+    seed: int | None = None,
+) -> AsyncIterator[Worker]:
+    """Run jobs of ``queue`` from ``registry`` while the block runs; drain when it
+    exits. ``lease``: seconds a job stays this worker's without a renewal (renewed
+    three times per lease while it runs); ``max_deliveries``: deaths of a worker
+    running the job alone before it is DEAD. ``shutdown_on``: signals that start
+    the drain and cancel the block's body (a second one stops at once)."""
+    check_url(url)
+    check_queue_name(queue)
+    check_type("registry", registry, JobRegistry, "a JobRegistry")
+    if cast("object", registry) is None:
+        msg = "registry must be a JobRegistry, got None"
+        raise TypeError(msg)
+    check_count("concurrency", concurrency, 1)
+    check_seconds("lease", lease, zero_ok=False, none_ok=False)
+    if lease < 0.01 or math.isinf(lease):
+        msg = (
+            f"lease must be between 0.01 and a finite number of seconds, got {lease!r}"
+        )
+        raise ValueError(msg)
+    check_seconds("drain_timeout", drain_timeout, zero_ok=True, none_ok=False)
+    check_count("max_deliveries", max_deliveries, 1)
+    check_seconds("result_ttl", result_ttl, zero_ok=False, none_ok=False)
+    check_codec(JsonCodec() if codec is None else codec)
+    check_type("name", name, str, "a str or None")
+    signals = _check_signals(
+        tuple(shutdown_on) if not isinstance(shutdown_on, tuple | list) else shutdown_on
+    )
+    consumer = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+    keys = QueueKeys(queue)
+    async with connect(url) as client:
+        await ensure_group(client, keys)
+        with anyio.CancelScope() as everything:
+            state = WorkerState(
+                client=client,
+                keys=keys,
+                scripts=Scripts.register(client, keys),
+                codec=JsonCodec() if codec is None else codec,
+                registry=registry,
+                consumer=consumer,
+                concurrency=concurrency,
+                lease_ms=math.ceil(lease * 1000),
+                max_deliveries=max_deliveries,
+                result_ttl_ms=math.ceil(result_ttl * 1000),
+                rng=random.Random(seed),
+            )
+            async with open_supervisor(
+                f"jobs {queue}",
+                on_event=partial(on_job_event, state),
+                # A job's failures are stored in its record, and logged below.
+                log_failures="never",
+            ) as jobs:
+                state.jobs = jobs
+                worker = Worker(state, queue)
+                async with open_supervisor(
+                    f"worker {queue}", restart_period=None
+                ) as parts:
+                    for part_name, body in (
+                        ("flusher", flusher),
+                        ("renewer", renewer),
+                        ("cancel listener", cancel_listener),
+                        ("heartbeat", heartbeat),
+                        ("fetcher", fetcher),
+                    ):
+                        parts.submit_nowait(
+                            _part,
+                            part_name,
+                            body,
+                            state,
+                            name=part_name,
+                            restart=Restart.PERMANENT,
+                            backoff=PART_BACKOFF,
+                        )
+                    with anyio.CancelScope() as body_scope:
+                        if signals:
+                            parts.submit_nowait(
+                                _on_signals,
+                                signals,
+                                worker,
+                                body_scope,
+                                everything,
+                                name="signals",
+                            )
+                        yield worker
+                    await _drain(state, jobs, drain_timeout)
+                    parts.cancel()
+                await _leave(state)
+
+
+async def _drain(state: WorkerState, jobs: Supervisor, drain_timeout: float) -> None:
+    state.draining.set()
+    await jobs.shutdown(grace=drain_timeout)
+    with anyio.move_on_after(STORE_BOUND):
+        await state.inflight.wait_empty()
+
+
+async def _leave(state: WorkerState) -> None:
+    with anyio.move_on_after(STORE_BOUND):
+        try:
+            await store_waiting(state)
+            await state.scripts.call("leave", state.consumer)
+        except Exception as exc:  # Redis is down: the leases expire instead
+            logger.warning(
+                "worker %s: could not leave cleanly: %s", state.consumer, exc
+            )

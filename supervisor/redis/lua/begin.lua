@@ -1,0 +1,16 @@
+-- ARGV: prefix, consumer, solo (0/1), max_deliveries, result ttl ms, then pairs
+-- of entry id and job id just read by this consumer. Returns, flat, per job to
+-- run: entry, job id, name, args, attempt number.
+local consumer, solo = ARGV[2], ARGV[3]
+local max_deliveries, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
+local now = now_ms()
+local out = {}
+for i = 6, #ARGV, 2 do
+  local job = begin_one(ARGV[i], ARGV[i + 1], consumer, solo, max_deliveries, false, ttl, now)
+  if job then
+    for _, v in ipairs(job) do
+      out[#out + 1] = v
+    end
+  end
+end
+return out

@@ -1,0 +1,18 @@
+-- ARGV: prefix, limit. Moves the delayed and retrying jobs that are due into the
+-- stream. Returns {moved, ms until the next one is due (-1: none)}.
+local now = now_ms()
+local due = redis.call('ZRANGE', DELAYED, '-inf', now, 'BYSCORE', 'LIMIT', 0, tonumber(ARGV[2]))
+for _, id in ipairs(due) do
+  redis.call('ZREM', DELAYED, id)
+  local jk = job_key(id)
+  local status = redis.call('HGET', jk, 'status')
+  if status == 'delayed' or status == 'retrying' then
+    enqueue_entry(jk, id)
+  end
+end
+local nxt = redis.call('ZRANGE', DELAYED, 0, 0, 'WITHSCORES')
+local wait = -1
+if nxt[2] then
+  wait = math.max(0, tonumber(nxt[2]) - now)
+end
+return {#due, wait}
