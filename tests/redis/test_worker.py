@@ -153,9 +153,7 @@ async def test_cancel_of_a_running_job_cancels_it_promptly(
             assert await h.cancel() is JobStatus.RUNNING
             await wait_until(lambda: queue in jobs.cancelled, within=5)
             assert await h.status() is not None
-            await wait_until(
-                lambda: _is(h, JobStatus.CANCELLED), within=5
-            )
+            await wait_until(lambda: _is(h, JobStatus.CANCELLED), within=5)
 
 
 async def _is_status(h: object, status: JobStatus) -> bool:
@@ -217,7 +215,7 @@ async def test_a_lost_lease_cancels_the_local_copy(url: str, queue: str) -> None
         h = await q.enqueue("hold", queue, 60)
         async with open_worker(url, queue, jobs.registry, lease=0.3) as w:
             await wait_until(lambda: queue in jobs.holding)
-            entry = (await q.client.hget(q.keys.job(h.id), "entry"))
+            entry = await q.client.hget(q.keys.job(h.id), "entry")
             assert entry is not None
             await q.client.xclaim(q.keys.stream, "workers", "thief", 0, [entry])
             await wait_until(lambda: queue in jobs.cancelled, within=5)
@@ -273,8 +271,9 @@ async def test_workers_are_counted_while_alive_and_leave_cleanly(
     url: str, queue: str
 ) -> None:
     async with open_queue(url, queue) as q:
-        async with open_worker(url, queue, jobs.registry), open_worker(
-            url, queue, jobs.registry
+        async with (
+            open_worker(url, queue, jobs.registry),
+            open_worker(url, queue, jobs.registry),
         ):
             await wait_until(lambda: _workers(q, 2))
         assert (await q.stats()).workers == 0
@@ -300,7 +299,9 @@ async def test_retries_are_logged_at_warning_and_failures_at_error(
                 await h.result(timeout=10)
     records = [(r.levelname, r.getMessage()) for r in caplog.records]
     assert [level for level, _ in records] == ["WARNING", "ERROR"]
-    assert "attempt 1 of 2 failed: RuntimeError: always; retrying in 0 s" in records[0][1]
+    assert (
+        "attempt 1 of 2 failed: RuntimeError: always; retrying in 0 s" in records[0][1]
+    )
     assert "failed for good on attempt 2 of 2" in records[1][1]
     assert caplog.records[1].job_id == h.id  # type: ignore[attr-defined]
 
