@@ -12,7 +12,7 @@ from .._errors import JobCancelled, JobDead, JobFailed, JobNotFound
 from ._records import JobInfo, JobStatus, status_of
 
 if TYPE_CHECKING:
-    from ._queue import Queue
+    from ._queue_link import QueueLink
 
 
 @final
@@ -22,7 +22,7 @@ class JobHandle:
 
     __slots__ = ("_queue", "id")
 
-    def __init__(self, job_id: str, *, queue: Queue) -> None:
+    def __init__(self, job_id: str, *, queue: QueueLink) -> None:
         #: The job id (a str), as ``q.job(id)`` takes it.
         self.id = job_id
         self._queue = queue

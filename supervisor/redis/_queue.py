@@ -9,14 +9,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
 import anyio
-import attrs
-import coredis
 
 from .._checks import check_count, check_seconds
 from ._codec import Codec, JsonCodec, check_codec, encode_arguments
 from ._connection import check_url, connect, ensure_group
 from ._job_handle import JobHandle
 from ._keys import QueueKeys, check_queue_name
+from ._queue_link import QueueLink
 from ._records import JobInfo, QueueStats
 from ._registry import check_job_name
 from ._results import ResultWaiters
@@ -70,17 +69,19 @@ def _check_key(key: object) -> str:
 
 
 @final
-@attrs.define(eq=False, repr=False)
 class Queue:
     """A connection to one queue, from any process (``open_queue``)."""
 
-    name: str
-    client: coredis.Redis[bytes]
-    keys: QueueKeys
-    scripts: Scripts
-    codec: Codec
-    result_ttl_ms: int
-    waiters: ResultWaiters
+    __slots__ = ("_link", "client", "codec", "keys", "name", "scripts")
+
+    def __init__(self, link: QueueLink) -> None:
+        self._link = link
+        self.name = link.name
+        #: The coredis client (bytes replies), for what this API does not cover.
+        self.client = link.client
+        self.keys = link.keys
+        self.scripts = link.scripts
+        self.codec = link.codec
 
     async def enqueue(
         self,
@@ -102,7 +103,7 @@ class Queue:
         reply = await self.scripts.call(
             "enqueue", uuid.uuid4().hex, name, payload, _check_key(key), kind, when
         )
-        return JobHandle(reply[0].decode(), queue=self)
+        return JobHandle(reply[0].decode(), queue=self._link)
 
     async def enqueue_many(
         self,
@@ -125,7 +126,7 @@ class Queue:
         step = BATCH * 6
         for start in range(0, len(flat), step):
             reply = await self.scripts.call_many("enqueue", flat[start : start + step])
-            handles += [JobHandle(i.decode(), queue=self) for i in reply[::2]]
+            handles += [JobHandle(i.decode(), queue=self._link) for i in reply[::2]]
         return handles
 
     def job(self, job_id: str) -> JobHandle:
@@ -133,7 +134,7 @@ class Queue:
         if not isinstance(cast("object", job_id), str) or not job_id:
             msg = f"job_id must be a non-empty str, got {job_id!r}"
             raise TypeError(msg)
-        return JobHandle(job_id, queue=self)
+        return JobHandle(job_id, queue=self._link)
 
     async def stats(self) -> QueueStats:
         ready, in_flight, delayed, dead, workers = await self.scripts.call("stats")
@@ -192,13 +193,15 @@ async def open_queue(
         await ensure_group(client, keys)
         async with anyio.create_task_group() as tg:
             q = Queue(
-                name=queue,
-                client=client,
-                keys=keys,
-                scripts=Scripts.register(client, keys),
-                codec=JsonCodec() if codec is None else codec,
-                result_ttl_ms=math.ceil(result_ttl * 1000),
-                waiters=ResultWaiters(client, keys, tg),
+                QueueLink(
+                    name=queue,
+                    client=client,
+                    keys=keys,
+                    scripts=Scripts.register(client, keys),
+                    codec=JsonCodec() if codec is None else codec,
+                    result_ttl_ms=math.ceil(result_ttl * 1000),
+                    waiters=ResultWaiters(client, keys, tg),
+                )
             )
             try:
                 yield q

@@ -9,6 +9,8 @@ import anyio
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
+    from supervisor.redis import JobHandle, JobStatus, Queue
+
 #: Between two checks of a bounded wait (real seconds).
 POLL: Final = 0.01
 
@@ -25,3 +27,15 @@ async def wait_until(
             if result:
                 return
             await anyio.sleep(POLL)
+
+
+async def status_is(handle: JobHandle, status: JobStatus) -> bool:
+    return await handle.status() is status
+
+
+async def all_status(handles: list[JobHandle], status: JobStatus) -> bool:
+    return all([await status_is(h, status) for h in handles])
+
+
+async def workers_are(queue: Queue, count: int) -> bool:
+    return (await queue.stats()).workers == count

@@ -20,7 +20,7 @@ from supervisor.redis import (
 )
 
 from . import jobs
-from .helpers import wait_until
+from .helpers import status_is, wait_until, workers_are
 
 pytestmark = pytest.mark.anyio
 
@@ -152,16 +152,7 @@ async def test_cancel_of_a_running_job_cancels_it_promptly(
             await wait_until(lambda: queue in jobs.holding)
             assert await h.cancel() is JobStatus.RUNNING
             await wait_until(lambda: queue in jobs.cancelled, within=5)
-            assert await h.status() is not None
-            await wait_until(lambda: _is(h, JobStatus.CANCELLED), within=5)
-
-
-async def _is_status(h: object, status: JobStatus) -> bool:
-    return await h.status() is status  # type: ignore[attr-defined, no-any-return]
-
-
-def _is(h: object, status: JobStatus) -> object:
-    return _is_status(h, status)
+            await wait_until(lambda: status_is(h, JobStatus.CANCELLED), within=5)
 
 
 async def test_a_cancel_flag_without_its_message_is_caught_at_renewal(
@@ -223,7 +214,7 @@ async def test_a_lost_lease_cancels_the_local_copy(url: str, queue: str) -> None
             assert w.statistics()["fenced"] == 1
         assert await h.status() is JobStatus.RUNNING  # the thief's now
         pending = await q.client.xpending(q.keys.stream, "workers", "-", "+", 10)
-        assert [p.consumer for p in pending] == [b"thief"]
+        assert [p.consumer for p in pending] == [b"thief"]  # type: ignore[union-attr]
 
 
 async def test_a_job_whose_lease_expired_is_reclaimed(url: str, queue: str) -> None:
@@ -275,17 +266,9 @@ async def test_workers_are_counted_while_alive_and_leave_cleanly(
             open_worker(url, queue, jobs.registry),
             open_worker(url, queue, jobs.registry),
         ):
-            await wait_until(lambda: _workers(q, 2))
+            await wait_until(lambda: workers_are(q, 2))
         assert (await q.stats()).workers == 0
         assert await q.client.xinfo_consumers(q.keys.stream, "workers") == ()
-
-
-async def _count_workers(q: object, n: int) -> bool:
-    return (await q.stats()).workers == n  # type: ignore[attr-defined, no-any-return]
-
-
-def _workers(q: object, n: int) -> object:
-    return _count_workers(q, n)
 
 
 async def test_retries_are_logged_at_warning_and_failures_at_error(

@@ -9,10 +9,10 @@ import time
 import anyio
 import pytest
 
-from supervisor.redis import JobStatus, QueueStats, open_queue
+from supervisor.redis import JobStatus, Queue, QueueStats, open_queue
 
 from .fleet import Fleet, WorkerProcess
-from .helpers import wait_until
+from .helpers import all_status, status_is, wait_until
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -34,7 +34,7 @@ async def test_sigterm_drains_the_running_job_and_exits_0(url: str, queue: str) 
         h = await q.enqueue("hold", queue, 0.5)
         with Fleet(url, queue) as fleet:
             worker = fleet.start()
-            await wait_until(lambda: _status_is(h, JobStatus.RUNNING))
+            await wait_until(lambda: status_is(h, JobStatus.RUNNING))
             worker.signal(signal.SIGTERM)
             assert await _exits(worker, 10) == 0
         assert await h.status() is JobStatus.SUCCEEDED
@@ -48,7 +48,7 @@ async def test_sigterm_hands_back_a_job_past_the_drain_timeout(
         h = await q.enqueue("hold", queue, 60)
         with Fleet(url, queue) as fleet:
             worker = fleet.start(drain_timeout=0.2)
-            await wait_until(lambda: _status_is(h, JobStatus.RUNNING))
+            await wait_until(lambda: status_is(h, JobStatus.RUNNING))
             start = time.monotonic()
             worker.signal(signal.SIGTERM)
             assert await _exits(worker, 10) == 0
@@ -67,7 +67,7 @@ async def test_a_second_signal_stops_at_once_and_loses_nothing(
         h = await q.enqueue("hold", queue, 60)
         with Fleet(url, queue) as fleet:
             worker = fleet.start(drain_timeout=60, lease=1)
-            await wait_until(lambda: _status_is(h, JobStatus.RUNNING))
+            await wait_until(lambda: status_is(h, JobStatus.RUNNING))
             worker.signal(signal.SIGTERM)
             await wait_until(lambda: _draining(q))
             worker.signal(signal.SIGINT)
@@ -87,7 +87,7 @@ async def test_jobs_of_a_killed_worker_are_reclaimed_within_lease_plus_1s(
         h = await q.enqueue("hold", queue, 60)
         with Fleet(url, queue) as fleet:
             victim = fleet.start(lease=lease)
-            await wait_until(lambda: _status_is(h, JobStatus.RUNNING))
+            await wait_until(lambda: status_is(h, JobStatus.RUNNING))
             fleet.start(lease=lease)
             await q.client.hset(q.keys.job(h.id), {"args": f'["{queue}", 0]'.encode()})
             killed_at = time.monotonic()
@@ -112,7 +112,7 @@ async def test_a_poison_job_ends_dead_and_its_neighbours_keep_their_budget(
         bystanders = [await q.enqueue("hold", f"{queue}-{i}", 0.5) for i in range(3)]
         with Fleet(url, queue) as fleet:
             fleet.start(concurrency=4, lease=0.5, max_deliveries=2)
-            await wait_until(lambda: _all_status(bystanders, JobStatus.RUNNING))
+            await wait_until(lambda: all_status(bystanders, JobStatus.RUNNING))
             poison = await q.enqueue("kill_my_process")
             # Keep two workers alive while the poison job kills them.
             with anyio.fail_after(45):
@@ -142,18 +142,10 @@ async def test_the_worker_command_runs_on_asyncio_too(url: str, queue: str) -> N
             assert await _exits(worker, 10) == 0
 
 
-async def _status_is(h: object, status: JobStatus) -> bool:
-    return await h.status() is status  # type: ignore[attr-defined, no-any-return]
-
-
-async def _all_status(handles: list[object], status: JobStatus) -> bool:
-    return all([await _status_is(h, status) for h in handles])
-
-
-async def _draining(q: object) -> bool:
-    workers = await q.client.zrange(q.keys.workers, 0, -1)  # type: ignore[attr-defined]
+async def _draining(q: Queue) -> bool:
+    workers = await q.client.zrange(q.keys.workers, 0, -1)
     for consumer in workers:
-        raw = await q.client.hget(q.keys.worker(consumer.decode()), "draining")  # type: ignore[attr-defined]
+        raw = await q.client.hget(q.keys.worker(bytes(consumer).decode()), "draining")
         if raw == b"1":
             return True
     return False
