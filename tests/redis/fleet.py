@@ -20,9 +20,10 @@ PROCESS_BOUND: Final = 30.0
 
 
 class WorkerProcess:
-    def __init__(self, process: subprocess.Popen[str]) -> None:
+    def __init__(self, process: subprocess.Popen[str], name: str | None = None) -> None:
         self.process = process
         self.pid = process.pid
+        self.name = name
 
     def wait_ready(self) -> None:
         """Until it printed its first line (its worker joined the group)."""
@@ -69,6 +70,7 @@ class Fleet:
         drain_timeout: float = 5.0,
         max_deliveries: int = 3,
         backend: str = "trio",
+        name: str | None = None,
         ready: bool = True,
     ) -> WorkerProcess:
         process = subprocess.Popen(
@@ -81,6 +83,7 @@ class Fleet:
                 "--drain-timeout", str(drain_timeout),
                 "--max-deliveries", str(max_deliveries),
                 "--backend", backend,
+                *(["--name", name] if name else []),
             ],
             cwd=ROOT,
             env=self.env,
@@ -88,7 +91,7 @@ class Fleet:
             stderr=subprocess.DEVNULL,
             text=True,
         )  # fmt: skip
-        worker = WorkerProcess(process)
+        worker = WorkerProcess(process, name)
         self.workers.append(worker)
         if ready:
             worker.wait_ready()
