@@ -91,6 +91,19 @@ async def fetcher(state: WorkerState) -> None:
         await state.inflight.wait_free()
         if state.draining.is_set():
             break
+        # The busy path: read and begin in one round trip.
+        reply = await state.scripts.call(
+            "fetch",
+            state.consumer,
+            state.inflight.free,
+            solo,
+            state.max_deliveries,
+            state.result_ttl_ms,
+        )
+        if reply[0]:
+            _start_all(state, reply[1:])
+            continue
+        # Nothing new: wait for an entry on the stream (the idle path).
         block = min(next_promote, next_reclaim) - anyio.current_time()
         reply = await state.client.xreadgroup(
             GROUP,

@@ -21,6 +21,7 @@ NAMES: Final = (
     "enqueue",
     "promote",
     "begin",
+    "fetch",
     "reclaim",
     "outcome",
     "renew",

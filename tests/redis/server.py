@@ -37,13 +37,14 @@ class RedisServer:
     """One redis-server process; ``kill()`` and ``start()`` again keep the port and
     the data directory, so a restart reads the AOF back."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, *, fsync: str = "always") -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             msg = "redis-server is not installed (apt-get install -y redis-server)"
             raise RuntimeError(msg)
         self.binary = binary
         self.directory = directory
+        self.fsync = fsync
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -60,7 +61,7 @@ class RedisServer:
                 "--port", str(self.port),
                 "--dir", str(self.directory),
                 "--appendonly", "yes",
-                "--appendfsync", "always",
+                "--appendfsync", self.fsync,
                 "--save", "",
                 "--daemonize", "no",
                 "--protected-mode", "yes",
