@@ -15,7 +15,8 @@ import trio.testing
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.DOTALL)
-PROGRAMS = [b for b in BLOCKS if "def test_" not in b]
+#: Programs that need Redis run in tests/redis/test_readme_distributed.py.
+PROGRAMS = [b for b in BLOCKS if "def test_" not in b and "supervisor.redis" not in b]
 TEST_FILES = [b for b in BLOCKS if "def test_" in b]
 
 

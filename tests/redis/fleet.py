@@ -43,9 +43,12 @@ class WorkerProcess:
             os.kill(self.pid, sig)
 
     def kill(self) -> None:
+        """SIGKILL if it still runs; reap it and close its pipe."""
         if self.alive():
             os.kill(self.pid, signal.SIGKILL)
         self.process.wait(timeout=PROCESS_BOUND)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def wait(self, timeout: float = PROCESS_BOUND) -> int:
         return self.process.wait(timeout=timeout)
@@ -111,8 +114,6 @@ class Fleet:
     ) -> None:
         for worker in self.workers:
             worker.kill()
-            if worker.process.stdout is not None:
-                worker.process.stdout.close()
 
 
 def wait_for(check: object, within: float) -> None:
