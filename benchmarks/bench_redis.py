@@ -63,7 +63,7 @@ async def _time_drain(
     """Jobs per second from the first job taken to the last one done."""
     try:
         with anyio.fail_after(bound):
-            while (left := await remaining()) >= n:  # noqa: ASYNC110 - polls another process
+            while (left := await remaining()) >= n:
                 await anyio.sleep(POLL)
             start, taken_before = time.perf_counter(), n - left
             while await remaining() > 0:
