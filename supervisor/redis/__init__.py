@@ -20,7 +20,11 @@ from ._records import (
     QueueStats as QueueStats,
 )
 from ._registry import JobDefinition as JobDefinition, JobRegistry as JobRegistry
-from ._worker import Worker as Worker, open_worker as open_worker
+from ._worker import (
+    Worker as Worker,
+    WorkerStatistics as WorkerStatistics,
+    open_worker as open_worker,
+)
 
 _fixup_module_metadata(__name__, globals())
 del _fixup_module_metadata

@@ -32,6 +32,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Final, cast, final
 
 import anyio
+import attrs
 
 from .._checks import check_count, check_seconds, check_type
 from .._spec import Backoff, Restart
@@ -52,6 +53,8 @@ from ._worker_state import WorkerState
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
+    import coredis
+
     from .._supervisor import Supervisor
 
 logger = logging.getLogger("supervisor.redis")
@@ -61,6 +64,21 @@ PART_BACKOFF: Final = Backoff(initial=0.05, maximum=5.0, jitter=0.2)
 #: The longest a drain waits to store the outcomes of its jobs once they ended
 #: (Redis may be down); what is not stored then is reclaimed after its lease.
 STORE_BOUND: Final = 10.0
+
+
+@attrs.frozen
+class WorkerStatistics:
+    """Counts of one worker since it started."""
+
+    #: Job attempts it started.
+    started: int
+    #: Jobs it took over from workers whose lease expired (each run alone).
+    reclaimed: int
+    #: Runs it dropped because their lease was lost (another worker has them).
+    fenced: int
+    #: Jobs it holds now: running, or finished with the outcome not stored yet.
+    holding: int
+    concurrency: int
 
 
 @final
@@ -89,14 +107,15 @@ class Worker:
     def draining(self) -> bool:
         return self._state.draining.is_set()
 
-    def statistics(self) -> dict[str, int]:
+    def statistics(self) -> WorkerStatistics:
         state = self._state
-        return {
-            "started": state.started,
-            "reclaimed": state.reclaimed,
-            "fenced": state.fenced,
-            "holding": len(state.inflight.jobs),
-        }
+        return WorkerStatistics(
+            started=state.started,
+            reclaimed=state.reclaimed,
+            fenced=state.fenced,
+            holding=len(state.inflight.jobs),
+            concurrency=state.concurrency,
+        )
 
     def drain(self) -> None:
         """Stop taking jobs now (idempotent). The block's exit waits for the
@@ -211,6 +230,7 @@ async def open_worker(
     keys = QueueKeys(queue)
     async with connect(url) as client:
         await ensure_group(client, keys)
+        await _check_name_is_free(client, keys, consumer)
         with anyio.CancelScope() as everything:
             state = WorkerState(
                 client=client,
@@ -266,6 +286,19 @@ async def open_worker(
                     await _drain(state, jobs, drain_timeout)
                     parts.cancel()
                 await _leave(state)
+
+
+async def _check_name_is_free(
+    client: coredis.Redis[bytes], keys: QueueKeys, consumer: str
+) -> None:
+    """Two live workers under one name would share leases: refuse the second."""
+    expires = await client.zscore(keys.workers, consumer)
+    if expires is None:
+        return
+    now = await client.time()  # the server's clock, as the heartbeat's
+    if expires > now.timestamp() * 1000:
+        msg = f"name {consumer!r} is used by a live worker of queue {keys.queue!r}"
+        raise ValueError(msg)
 
 
 async def _drain(state: WorkerState, jobs: Supervisor, drain_timeout: float) -> None:

@@ -28,6 +28,7 @@ EXPECTED = [
     "Queue",
     "QueueStats",
     "Worker",
+    "WorkerStatistics",
     "open_queue",
     "open_worker",
 ]

@@ -34,7 +34,7 @@ async def test_a_job_runs_and_leaves_nothing_behind_but_its_result(
         h = await q.enqueue("add", 2, 3, key="k")
         async with open_worker(url, queue, jobs.registry, result_ttl=100) as w:
             assert await h.result(timeout=10) == 5
-            assert w.statistics()["started"] == 1
+            assert w.statistics().started == 1
         info = await h.info()
         assert info.status is JobStatus.SUCCEEDED
         assert info.attempts == 1
@@ -211,7 +211,7 @@ async def test_a_lost_lease_cancels_the_local_copy(url: str, queue: str) -> None
             await q.client.xclaim(q.keys.stream, "workers", "thief", 0, [entry])
             await wait_until(lambda: queue in jobs.cancelled, within=5)
             await wait_until(lambda: w.holding == 0)
-            assert w.statistics()["fenced"] == 1
+            assert w.statistics().fenced == 1
         assert await h.status() is JobStatus.RUNNING  # the thief's now
         pending = await q.client.xpending(q.keys.stream, "workers", "-", "+", 10)
         assert [p.consumer for p in pending] == [b"thief"]  # type: ignore[union-attr]
@@ -229,7 +229,7 @@ async def test_a_job_whose_lease_expired_is_reclaimed(url: str, queue: str) -> N
             start = anyio.current_time()
             assert await h.result(timeout=10) == 8
             assert anyio.current_time() - start >= 0.25
-            assert w.statistics()["reclaimed"] == 1
+            assert w.statistics().reclaimed == 1
         info = await h.info()
         assert (info.attempts, info.deliveries) == (1, 0)
 
@@ -307,6 +307,15 @@ async def test_bad_options_of_open_worker(
     with pytest.raises(error, match=match):
         async with open_worker(url, queue, jobs.registry, **kwargs):  # type: ignore[arg-type]
             pass
+
+
+async def test_two_live_workers_cannot_share_a_name(url: str, queue: str) -> None:
+    async with open_worker(url, queue, jobs.registry, name="w1"):
+        with pytest.raises(ValueError, match="name 'w1' is used by a live worker"):
+            async with open_worker(url, queue, jobs.registry, name="w1"):
+                pass
+    async with open_worker(url, queue, jobs.registry, name="w1") as again:
+        assert again.consumer == "w1"  # free again once the first one left
 
 
 async def test_open_worker_needs_a_registry(url: str, queue: str) -> None:
