@@ -27,7 +27,7 @@ class ArqSettings:
     queue_name = QUEUE
     max_jobs = CONCURRENCY
     poll_delay = 0.01
-    keep_result = 3600
+    keep_result = 0  # results not kept: bench_redis.py counts keys to see the end
     handle_signals = True
 
 

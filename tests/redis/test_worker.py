@@ -14,6 +14,7 @@ from supervisor.redis import (
     JobFailed,
     JobRegistry,
     JobStatus,
+    Queue,
     QueueStats,
     open_queue,
     open_worker,
@@ -322,3 +323,56 @@ async def test_open_worker_needs_a_registry(url: str, queue: str) -> None:
     with pytest.raises(TypeError, match="registry must be a JobRegistry"):
         async with open_worker(url, queue, {}):  # type: ignore[arg-type]
             pass
+
+
+async def test_a_job_longer_than_its_lease_runs_once_while_its_worker_lives(
+    url: str, queue: str
+) -> None:
+    """Renewals keep the lease: a second worker watching the queue never takes a
+    job that runs four leases long."""
+    jobs.calls.clear()
+    async with open_queue(url, queue) as q:
+        h = await q.enqueue("hold", queue, 1.2)
+        async with open_worker(url, queue, jobs.registry, lease=0.3) as first:
+            await wait_until(lambda: queue in jobs.holding)
+            async with open_worker(url, queue, jobs.registry, lease=0.3) as second:
+                assert await h.result(timeout=10) == queue
+                assert second.statistics().reclaimed == 0
+            assert first.statistics().fenced == 0
+        info = await h.info()
+        assert (info.attempts, info.deliveries, info.history) == (1, 0, ())
+        assert queue not in jobs.cancelled
+
+
+async def test_the_consumers_of_workers_gone_for_good_are_forgotten(
+    url: str, queue: str
+) -> None:
+    """A consumer that holds nothing and is idle for ten heartbeat lifetimes is
+    deleted by the live workers' heartbeats: the group does not grow."""
+    async with open_queue(url, queue) as q:
+        await q.client.xgroup_createconsumer(q.keys.stream, "workers", "gone")
+        h = await q.enqueue("add", 1, 1)
+        async with open_worker(url, queue, jobs.registry, lease=0.06, name="alive"):
+            await h.result(timeout=10)  # now "alive" is a consumer too
+            await wait_until(lambda: _consumers_are(q, [b"alive"]), within=20)
+
+
+async def _consumers_are(q: Queue, names: list[bytes]) -> bool:
+    consumers = await q.client.xinfo_consumers(q.keys.stream, "workers")
+    return sorted(c[b"name"] for c in consumers) == names  # type: ignore[type-var, index]
+
+
+async def test_every_key_of_a_queue_shares_its_hash_tag(url: str, queue: str) -> None:
+    """One slot per queue (Redis Cluster): every key it made is ``sv:{queue}:...``."""
+    async with open_queue(url, queue) as q:
+        h = await q.enqueue("add", 1, 1, key="k")
+        d = await q.enqueue("add", 1, 1, delay=60)
+        dead = await q.enqueue("mystery")
+        async with open_worker(url, queue, jobs.registry):
+            await h.result(timeout=10)
+            with pytest.raises(JobDead):
+                await dead.result(timeout=10)
+            keys = [k async for k in q.client.scan_iter(match=f"*{queue}*")]
+        assert keys
+        assert all(k.decode().startswith(f"sv:{{{queue}}}:") for k in keys), keys
+        assert await d.status() is JobStatus.DELAYED

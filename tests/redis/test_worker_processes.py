@@ -29,13 +29,16 @@ async def _exits(worker: WorkerProcess, within: float) -> int:
     return code
 
 
-async def test_sigterm_drains_the_running_job_and_exits_0(url: str, queue: str) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=lambda s: s.name)
+async def test_a_signal_drains_the_running_job_and_exits_0(
+    url: str, queue: str, sig: signal.Signals
+) -> None:
     async with open_queue(url, queue) as q:
         h = await q.enqueue("hold", queue, 0.5)
         with Fleet(url, queue) as fleet:
             worker = fleet.start()
             await wait_until(lambda: status_is(h, JobStatus.RUNNING))
-            worker.signal(signal.SIGTERM)
+            worker.signal(sig)
             assert await _exits(worker, 10) == 0
         assert await h.status() is JobStatus.SUCCEEDED
         assert await q.stats() == QueueStats(0, 0, 0, 0, 0)
