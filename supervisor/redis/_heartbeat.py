@@ -26,11 +26,13 @@ async def heartbeat(state: WorkerState) -> None:
     period = beat_period(state.lease_ms)
     ttl_ms = int(period * BEATS_TO_LIVE * 1000)
     started = str(int(time.time() * 1000))
+    first = "first"
     while True:
         await state.scripts.call(
             "heartbeat",
             state.consumer,
             ttl_ms,
+            first,
             "host",
             socket.gethostname(),
             "pid",
@@ -44,4 +46,5 @@ async def heartbeat(state: WorkerState) -> None:
             "draining",
             int(state.draining.is_set()),
         )
+        first = ""
         await anyio.sleep(period)

@@ -14,8 +14,11 @@
 Leaving the block drains: the fetcher stops, running jobs get ``drain_timeout``
 seconds (and a stop request: ``current_handle().stop_requested``), the rest are
 cancelled and handed back at once (no attempt or delivery counted), their
-outcomes are stored, and the worker leaves the group. Cancelling a scope around
-the block stops at once: its jobs are then reclaimed when their leases expire.
+outcomes are stored, and the worker leaves the group. Stopping at once (a second
+signal, an error in the block) cancels the jobs where they stand and hands them
+back within HAND_BACK_BOUND seconds. A cancelled scope around the block cancels
+coredis's connections too, so nothing can be handed back: those jobs are
+reclaimed when their leases expire, as after a kill.
 """
 
 from __future__ import annotations
@@ -64,6 +67,8 @@ PART_BACKOFF: Final = Backoff(initial=0.05, maximum=5.0, jitter=0.2)
 #: The longest a drain waits to store the outcomes of its jobs once they ended
 #: (Redis may be down); what is not stored then is reclaimed after its lease.
 STORE_BOUND: Final = 10.0
+#: The longest a worker stopped at once spends handing its jobs back.
+HAND_BACK_BOUND: Final = 2.0
 
 
 @attrs.frozen
@@ -245,47 +250,53 @@ async def open_worker(
                 result_ttl_ms=math.ceil(result_ttl * 1000),
                 rng=random.Random(seed),
             )
-            async with open_supervisor(
-                f"jobs {queue}",
-                on_event=partial(on_job_event, state),
-                # A job's failures are stored in its record, and logged below.
-                log_failures="never",
-            ) as jobs:
-                state.jobs = jobs
-                worker = Worker(state, queue)
+            try:
                 async with open_supervisor(
-                    f"worker {queue}", restart_period=None
-                ) as parts:
-                    for part_name, body in (
-                        ("flusher", flusher),
-                        ("renewer", renewer),
-                        ("cancel listener", cancel_listener),
-                        ("heartbeat", heartbeat),
-                        ("fetcher", fetcher),
-                    ):
-                        parts.submit_nowait(
-                            _part,
-                            part_name,
-                            body,
-                            state,
-                            name=part_name,
-                            restart=Restart.PERMANENT,
-                            backoff=PART_BACKOFF,
-                        )
-                    with anyio.CancelScope() as body_scope:
-                        if signals:
+                    f"jobs {queue}",
+                    on_event=partial(on_job_event, state),
+                    # A job's failures are stored in its record, and logged below.
+                    log_failures="never",
+                ) as jobs:
+                    state.jobs = jobs
+                    worker = Worker(state, queue)
+                    async with open_supervisor(
+                        f"worker {queue}", restart_period=None
+                    ) as parts:
+                        for part_name, body in (
+                            ("flusher", flusher),
+                            ("renewer", renewer),
+                            ("cancel listener", cancel_listener),
+                            ("heartbeat", heartbeat),
+                            ("fetcher", fetcher),
+                        ):
                             parts.submit_nowait(
-                                _on_signals,
-                                signals,
-                                worker,
-                                body_scope,
-                                everything,
-                                name="signals",
+                                _part,
+                                part_name,
+                                body,
+                                state,
+                                name=part_name,
+                                restart=Restart.PERMANENT,
+                                backoff=PART_BACKOFF,
                             )
-                        yield worker
-                    await _drain(state, jobs, drain_timeout)
-                    parts.cancel()
-                await _leave(state)
+                        with anyio.CancelScope() as body_scope:
+                            if signals:
+                                parts.submit_nowait(
+                                    _on_signals,
+                                    signals,
+                                    worker,
+                                    body_scope,
+                                    everything,
+                                    name="signals",
+                                )
+                            yield worker
+                        await _drain(state, jobs, drain_timeout)
+                        parts.cancel()
+                    await _leave(state)
+            except BaseException:
+                # Stopped at once (a second signal, an error, a cancelled scope
+                # around the block): the jobs were cancelled where they stood.
+                await _hand_back_left(state)
+                raise
 
 
 async def _check_name_is_free(
@@ -306,6 +317,22 @@ async def _drain(state: WorkerState, jobs: Supervisor, drain_timeout: float) -> 
     await jobs.shutdown(grace=drain_timeout)
     with anyio.move_on_after(STORE_BOUND):
         await state.inflight.wait_empty()
+
+
+async def _hand_back_left(state: WorkerState) -> None:
+    """Store what the cancelled jobs left (their hand-backs) so that other workers
+    take them now rather than when their leases expire. Shielded, so that it runs
+    although the worker is being cancelled, and bounded by HAND_BACK_BOUND; what it
+    cannot store in time is reclaimed after the lease, as after a kill."""
+    with anyio.CancelScope(shield=True) as scope:
+        scope.deadline = anyio.current_time() + HAND_BACK_BOUND
+        try:
+            await store_waiting(state)
+            await state.scripts.call("leave", state.consumer)
+        except Exception as exc:  # Redis is down: the leases expire instead
+            logger.warning(
+                "worker %s: could not hand jobs back: %s", state.consumer, exc
+            )
 
 
 async def _leave(state: WorkerState) -> None:

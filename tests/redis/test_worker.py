@@ -359,7 +359,7 @@ async def test_the_consumers_of_workers_gone_for_good_are_forgotten(
 
 async def _consumers_are(q: Queue, names: list[bytes]) -> bool:
     consumers = await q.client.xinfo_consumers(q.keys.stream, "workers")
-    return sorted(c[b"name"] for c in consumers) == names  # type: ignore[type-var, index]
+    return sorted(c[b"name"] for c in consumers) == names  # type: ignore[type-var]
 
 
 async def test_every_key_of_a_queue_shares_its_hash_tag(url: str, queue: str) -> None:
@@ -376,3 +376,40 @@ async def test_every_key_of_a_queue_shares_its_hash_tag(url: str, queue: str) ->
         assert keys
         assert all(k.decode().startswith(f"sv:{{{queue}}}:") for k in keys), keys
         assert await d.status() is JobStatus.DELAYED
+
+
+async def test_a_worker_stopped_at_once_hands_its_jobs_back(
+    url: str, queue: str
+) -> None:
+    """An error in the block stops the worker at once: the job is cancelled where
+    it stands and handed back (QUEUED, nothing counted), not left for its lease."""
+    async with open_queue(url, queue) as q:
+        h = await q.enqueue("hold", queue, 60)
+        with pytest.raises(RuntimeError, match="the app failed"):
+            async with open_worker(url, queue, jobs.registry, lease=30):
+                await wait_until(lambda: queue in jobs.holding)
+                raise RuntimeError("the app failed")
+        info = await h.info()
+        assert (info.status, info.attempts, info.deliveries) == (JobStatus.QUEUED, 0, 0)
+        assert await q.stats() == QueueStats(1, 0, 0, 0, 0)
+
+
+async def test_a_cancelled_scope_around_a_worker_leaves_its_jobs_to_the_lease(
+    url: str, queue: str
+) -> None:
+    """A cancelled scope around the block also cancels coredis's connections, so
+    nothing can be handed back: the job waits for its lease, then runs elsewhere."""
+    async with open_queue(url, queue) as q:
+        h = await q.enqueue("hold", queue, 0.01)
+        await q.client.hset(q.keys.job(h.id), {"args": f'["{queue}", 60]'.encode()})
+        with anyio.CancelScope() as scope:
+            async with open_worker(url, queue, jobs.registry, lease=0.3):
+                await wait_until(lambda: queue in jobs.holding)
+                await q.client.hset(
+                    q.keys.job(h.id), {"args": f'["{queue}", 0]'.encode()}
+                )
+                scope.cancel()
+        assert await h.status() is JobStatus.RUNNING
+        async with open_worker(url, queue, jobs.registry, lease=0.3) as w:
+            assert await h.result(timeout=10) == queue
+            assert w.statistics().reclaimed == 1
