@@ -4,11 +4,11 @@ run alone, so that a job that kills its worker is the one charged for it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from ._job_runs import start_job
+from ._job_runs import start_all
 from ._keys import GROUP
 from ._worker_state import LocalJob
 
@@ -23,12 +23,6 @@ PROMOTE_BATCH: Final = 100
 
 def _bytes(value: str | bytes) -> bytes:
     return value.encode() if isinstance(value, str) else value
-
-
-def _start_all(state: WorkerState, reply: list[Any]) -> None:
-    for i in range(0, len(reply), 5):
-        entry, job_id, name, payload, attempt = reply[i : i + 5]
-        start_job(state, entry, job_id.decode(), name.decode(), payload, attempt)
 
 
 async def _promote(state: WorkerState) -> float:
@@ -61,7 +55,7 @@ async def _reclaim(state: WorkerState) -> bool:
     if reply is None:
         return False
     state.reclaimed += 1
-    _start_all(state, reply)
+    start_all(state, reply)
     await state.inflight.wait_empty()
     return True
 
@@ -78,7 +72,6 @@ async def fetcher(state: WorkerState) -> None:
     """A worker part: take jobs while the worker has room, until it drains."""
     stream = state.keys.stream
     stream_key = stream.encode()
-    solo = "1" if state.concurrency == 1 else "0"
     next_promote = next_reclaim = 0.0
     while not state.draining.is_set():
         now = anyio.current_time()
@@ -88,7 +81,11 @@ async def fetcher(state: WorkerState) -> None:
             next_reclaim = now + POLL
             if await _reclaim(state):
                 continue
-        await state.inflight.wait_free()
+        state.refill = True
+        try:
+            await state.inflight.wait_free()
+        finally:
+            state.refill = False
         if state.draining.is_set():
             break
         # The busy path: read and begin in one round trip.
@@ -96,12 +93,12 @@ async def fetcher(state: WorkerState) -> None:
             "fetch",
             state.consumer,
             state.inflight.free,
-            solo,
+            state.solo,
             state.max_deliveries,
             state.result_ttl_ms,
         )
         if reply[0]:
-            _start_all(state, reply[1:])
+            start_all(state, reply[1:])
             continue
         # Nothing new: wait for an entry on the stream (the idle path).
         block = min(next_promote, next_reclaim) - anyio.current_time()
@@ -123,12 +120,12 @@ async def fetcher(state: WorkerState) -> None:
             break
         args: list[str | bytes | int] = [
             state.consumer,
-            solo,
+            state.solo,
             state.max_deliveries,
             state.result_ttl_ms,
         ]
         for entry, job_id in entries:
             args += (entry, job_id)
-        _start_all(state, await state.scripts.call_many("begin", args))
+        start_all(state, await state.scripts.call_many("begin", args))
     # A PERMANENT part that returned would be restarted: a drained fetcher waits.
     await anyio.sleep_forever()

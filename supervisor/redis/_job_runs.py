@@ -179,3 +179,10 @@ def cancel_job(state: WorkerState, job: LocalJob, *, fenced: bool) -> None:
         job.handle.cancel()
     elif fenced:
         state.inflight.remove(job)
+
+
+def start_all(state: WorkerState, reply: list[Any]) -> None:
+    """Start the jobs a fetch, reclaim or refill script began (five fields each)."""
+    for i in range(0, len(reply), 5):
+        entry, job_id, name, payload, attempt = reply[i : i + 5]
+        start_job(state, entry, job_id.decode(), name.decode(), payload, attempt)

@@ -112,6 +112,9 @@ class WorkerState:
     outcomes: Outcomes = attrs.field(factory=Outcomes, init=False)
     #: Task id -> job, for the jobs whose attempt runs now.
     by_task: dict[int, LocalJob] = attrs.field(factory=dict, init=False)
+    #: While the fetcher waits for room: the flusher then fetches for the slots it
+    #: frees, in the same round trip as the outcomes.
+    refill: bool = attrs.field(default=False, init=False)
     #: Set once the worker drains: the fetcher takes no more jobs.
     draining: anyio.Event = attrs.field(factory=anyio.Event, init=False)
     #: Counters for statistics.
@@ -121,3 +124,8 @@ class WorkerState:
 
     def __attrs_post_init__(self) -> None:
         self.inflight = InFlight(self.concurrency)
+
+    @property
+    def solo(self) -> str:
+        """Whether every job this worker runs runs alone (the begin scripts' flag)."""
+        return "1" if self.concurrency == 1 else "0"

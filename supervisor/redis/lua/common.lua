@@ -124,3 +124,32 @@ local function begin_one(entry, id, consumer, solo, max_deliveries, reclaimed, t
   end
   return {entry, id, f[2], f[3], attempts}
 end
+
+-- Reads up to `count` new entries for `consumer` (never blocking) and begins
+-- them; appends to `out` the number read, then per job to run: entry, job id,
+-- name, args, attempt number.
+local function fetch_new(out, consumer, count, solo, max_deliveries, ttl)
+  local reply = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count,
+    'STREAMS', STREAM, '>')
+  if not reply then
+    out[#out + 1] = 0
+    return
+  end
+  local now = now_ms()
+  local entries = reply[1][2]
+  out[#out + 1] = #entries
+  for _, e in ipairs(entries) do
+    local fields, id = e[2], nil
+    for i = 1, #fields, 2 do
+      if fields[i] == 'id' then
+        id = fields[i + 1]
+      end
+    end
+    local job = begin_one(e[1], id, consumer, solo, max_deliveries, false, ttl, now)
+    if job then
+      for _, v in ipairs(job) do
+        out[#out + 1] = v
+      end
+    end
+  end
+end

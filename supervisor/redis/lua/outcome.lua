@@ -1,12 +1,16 @@
--- ARGV: prefix, consumer, result ttl ms, then per job: entry, job id, kind, a, b.
+-- ARGV: prefix, consumer, result ttl ms, refill count, solo (0/1), max_deliveries,
+-- then per job: entry, job id, kind, a, b.
 -- kinds: ok (a: result), retry (a: event JSON, b: delay ms), fail (a: event JSON),
 -- cancel, dead (a: reason), back (handed back by a draining worker: not an attempt).
 -- Each is stored only while the entry is still this consumer's (the fence).
--- Returns per job 1 (stored) or 0 (the lease was lost; nothing written).
+-- Returns per job 1 (stored) or 0 (the lease was lost; nothing written); then,
+-- when the refill count is not 0, new jobs for the slots these outcomes free, as
+-- fetch.lua returns them (one round trip per job at concurrency 1).
 local consumer, ttl = ARGV[2], tonumber(ARGV[3])
+local refill = tonumber(ARGV[4])
 local now = now_ms()
 local out = {}
-for i = 4, #ARGV, 5 do
+for i = 7, #ARGV, 5 do
   local entry, id, kind, a, b = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]
   if not owned(entry, consumer) then
     out[#out + 1] = 0
@@ -46,5 +50,8 @@ for i = 4, #ARGV, 5 do
       end
     end
   end
+end
+if refill > 0 then
+  fetch_new(out, consumer, refill, ARGV[5], tonumber(ARGV[6]), ttl)
 end
 return out
