@@ -1,9 +1,9 @@
-"""Distributed jobs: supervisor.redis against arq and taskiq-redis, one local
+"""Distributed jobs: supervisor.redis against arq, taskiq-redis and SAQ, one local
 redis-server (started here: 127.0.0.1, a free port, AOF with fsync every second),
 one run. Real clock; prints min / median / max; asserts nothing.
 
 Run: ``.venv/bin/python benchmarks/bench_redis.py [--quick]`` (needs the
-``redis`` extra, arq and taskiq-redis, and redis-server on the PATH).
+``redis`` and ``bench`` extras, and redis-server on the PATH).
 
 - End to end: N no-op jobs enqueued first, then one worker process started;
   throughput counted from the first job taken to the last one finished, per
@@ -270,6 +270,58 @@ async def taskiq_enqueue(url: str, n: int, batched: bool) -> float:
         await peers.broker.shutdown()
 
 
+# --- SAQ ---------------------------------------------------------------------------------
+
+
+async def saq_e2e(url: str, concurrency: int, n: int) -> float:
+    from saq import Queue as SaqQueue
+
+    queue = f"saq-{uuid.uuid4().hex[:8]}"
+    q = SaqQueue.from_url(url, name=queue)
+    await q.connect()
+    try:
+        for start in range(0, n, 500):
+            await _gather([q.enqueue("saq_noop") for _ in range(min(500, n - start))])
+        env = {
+            "BENCH_REDIS_URL": url,
+            "BENCH_QUEUE": queue,
+            "BENCH_CONCURRENCY": str(concurrency),
+        }
+        worker = Worker(
+            [
+                str(Path(sys.executable).parent / "saq"),
+                "benchmarks.redis_peers.saq_settings",
+                "--quiet",
+            ],
+            env,
+        )
+
+        async def remaining() -> int:
+            return int(await q.count("incomplete"))
+
+        return await _time_drain(n, remaining, worker)
+    finally:
+        await q.disconnect()
+
+
+async def saq_enqueue(url: str, n: int, batched: bool) -> float:
+    from saq import Queue as SaqQueue
+
+    q = SaqQueue.from_url(url, name=f"saq-{uuid.uuid4().hex[:8]}")
+    await q.connect()
+    try:
+        start = time.perf_counter()
+        if batched:
+            for i in range(0, n, 100):
+                await _gather([q.enqueue("saq_noop") for _ in range(min(100, n - i))])
+        else:
+            for _ in range(n):
+                await q.enqueue("saq_noop")
+        return n / (time.perf_counter() - start)
+    finally:
+        await q.disconnect()
+
+
 async def _gather(calls: list[Awaitable[Any]]) -> None:
     async with anyio.create_task_group() as tg:
         for call in calls:
@@ -315,14 +367,17 @@ async def _report(url: str, quick: bool, runs: int) -> None:
             "supervisor.redis": [],
             "arq": [],
             "taskiq-redis": [],
+            "saq": [],
         }
         for _ in range(runs):
             results["supervisor.redis"].append(await ours_e2e(url, concurrency, n))
             results["arq"].append(await arq_e2e(url, concurrency, n))
             results["taskiq-redis"].append(await taskiq_e2e(url, concurrency, n))
+            results["saq"].append(await saq_e2e(url, concurrency, n))
         best_peer = max(
-            statistics.median(results["arq"]),
-            statistics.median(results["taskiq-redis"]),
+            statistics.median(values)
+            for name, values in results.items()
+            if name != "supervisor.redis"
         )
         for name, values in results.items():
             ratio = (
@@ -334,13 +389,14 @@ async def _report(url: str, quick: bool, runs: int) -> None:
     print("\nenqueue, jobs/s (min / median / max)")
     n = 2_000 if quick else 5_000
     for label, batched in (("one awaited call per job", False), ("batched", True)):
-        results = {"supervisor.redis": [], "arq": [], "taskiq-redis": []}
+        results = {"supervisor.redis": [], "arq": [], "taskiq-redis": [], "saq": []}
         for _ in range(runs):
             results["supervisor.redis"].append(
                 await ours_enqueue(url, n * (10 if batched else 1), batched)
             )
             results["arq"].append(await arq_enqueue(url, n, batched))
             results["taskiq-redis"].append(await taskiq_enqueue(url, n, batched))
+            results["saq"].append(await saq_enqueue(url, n, batched))
         for name, values in results.items():
             print(f"  {label:<26} {name:<18}{fmt(values)}")
     print("\nreclaim after kill -9: seconds until another worker runs the job")

@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from arq.connections import RedisSettings
+from saq import Queue as SaqQueue
 from taskiq_redis import RedisStreamBroker
 
 URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -38,3 +39,15 @@ broker = RedisStreamBroker(URL, queue_name=QUEUE, consumer_group_name=QUEUE)
 @broker.task(task_name="noop")
 async def taskiq_noop() -> None:
     return None
+
+
+# --- SAQ: a list per queue and a sorted set of incomplete jobs.
+async def saq_noop(ctx: dict[str, Any]) -> None:
+    return None
+
+
+saq_settings = {
+    "queue": SaqQueue.from_url(URL, name=QUEUE),
+    "functions": [saq_noop],
+    "concurrency": CONCURRENCY,
+}
