@@ -91,5 +91,7 @@ def run_worker(args: argparse.Namespace) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    # coredis logs each first call of a script (NOSCRIPT, then EVAL) at INFO
+    logging.getLogger("coredis").setLevel(logging.WARNING)
     anyio.run(partial(_serve, args, registry), backend=args.backend)
     return 0
