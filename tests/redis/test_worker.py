@@ -413,3 +413,23 @@ async def test_a_cancelled_scope_around_a_worker_leaves_its_jobs_to_the_lease(
         async with open_worker(url, queue, jobs.registry, lease=0.3) as w:
             assert await h.result(timeout=10) == queue
             assert w.statistics().reclaimed == 1
+
+
+async def test_an_outcome_is_not_stored_once_the_lease_is_lost(
+    url: str, queue: str
+) -> None:
+    """The job ends after another consumer took its entry and before a renewal
+    noticed: the outcome script's fence drops it; the thief's claim stands."""
+    async with open_queue(url, queue) as q:
+        h = await q.enqueue("hold", queue, 0.3)
+        async with open_worker(url, queue, jobs.registry, lease=30) as w:
+            await wait_until(lambda: queue in jobs.holding)
+            entry = await q.client.hget(q.keys.job(h.id), "entry")
+            assert entry is not None
+            await q.client.xclaim(q.keys.stream, "workers", "thief", 0, [entry])
+            await wait_until(lambda: w.holding == 0)
+            assert w.statistics().fenced == 1
+        assert queue not in jobs.cancelled  # it ran to its end here
+        assert await h.status() is JobStatus.RUNNING
+        pending = await q.client.xpending(q.keys.stream, "workers", "-", "+", 10)
+        assert [p.consumer for p in pending] == [b"thief"]  # type: ignore[union-attr]
