@@ -235,13 +235,20 @@ async def test_a_job_whose_lease_expired_is_reclaimed(url: str, queue: str) -> N
         assert (info.attempts, info.deliveries) == (1, 0)
 
 
+@pytest.mark.parametrize("waiting", [True, False], ids=["backlog", "idle-worker"])
 async def test_a_worker_never_holds_more_than_its_concurrency(
-    url: str, queue: str
+    url: str, queue: str, waiting: bool
 ) -> None:
+    """Jobs waiting when it starts (the busy path), or arriving while it waits on
+    an empty stream (the blocking read): never more than 3 held, 3 at once."""
     jobs.gauge_max = 0
     async with open_queue(url, queue) as q:
-        handles = await q.enqueue_many("gauge", [(0.02,)] * 30)
+        if waiting:
+            handles = await q.enqueue_many("gauge", [(0.02,)] * 30)
         async with open_worker(url, queue, jobs.registry, concurrency=3) as w:
+            if not waiting:
+                await wait_until(lambda: workers_are(q, 1))
+                handles = await q.enqueue_many("gauge", [(0.02,)] * 30)
             seen = 0
 
             async def watch() -> None:
