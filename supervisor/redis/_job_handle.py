@@ -36,12 +36,14 @@ class JobHandle:
         return hash(self.id)
 
     async def status(self) -> JobStatus:
+        self._queue.check_open()
         raw = await self._queue.client.hget(self._queue.keys.job(self.id), "status")
         if raw is None:
             raise JobNotFound(self._not_found())
         return status_of(raw)
 
     async def info(self) -> JobInfo:
+        self._queue.check_open()
         fields = await self._queue.client.hgetall(self._queue.keys.job(self.id))
         if not fields:
             raise JobNotFound(self._not_found())
@@ -56,6 +58,7 @@ class JobHandle:
         """
         check_seconds("timeout", timeout, zero_ok=True)
         queue = self._queue
+        queue.check_open()
         with anyio.fail_after(math.inf if timeout is None else timeout):
             async with queue.waiters.watch(self.id) as ended:
                 while True:
@@ -87,6 +90,7 @@ class JobHandle:
         and never starts; a running one is cancelled promptly by its worker. A
         finished one is left as it is. Returns the status after the call."""
         queue = self._queue
+        queue.check_open()
         raw = await queue.scripts.call("cancel", self.id, queue.result_ttl_ms)
         if raw is None:
             raise JobNotFound(self._not_found())

@@ -32,7 +32,12 @@ DEFAULT_RESULT_TTL: Final = 86400.0
 
 def job_name_of(job: object) -> str:
     """``enqueue`` takes a job's name or its registered function."""
-    name = getattr(job, "__name__", None) if callable(job) else job
+    if callable(job):
+        name = getattr(job, "__supervisor_job__", None) or getattr(
+            job, "__name__", None
+        )
+    else:
+        name = job
     check_job_name(name)
     assert isinstance(name, str)
     return name
@@ -206,4 +211,5 @@ async def open_queue(
             try:
                 yield q
             finally:
+                q._link.closed = True
                 tg.cancel_scope.cancel()

@@ -12,7 +12,7 @@ from ._results import ResultWaiters
 from ._scripts import Scripts
 
 
-@attrs.frozen(eq=False)
+@attrs.define(eq=False)
 class QueueLink:
     name: str
     client: coredis.Redis[bytes]
@@ -21,3 +21,13 @@ class QueueLink:
     codec: Codec
     result_ttl_ms: int
     waiters: ResultWaiters
+    #: Set when the open_queue block exits: the connection is gone.
+    closed: bool = False
+
+    def check_open(self) -> None:
+        if self.closed:
+            msg = (
+                f"queue {self.name!r} is closed: use its handles inside the open_queue "
+                f"block, or q.job(id) of another open queue"
+            )
+            raise RuntimeError(msg)

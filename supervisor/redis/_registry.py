@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, cast, final, overload
 
@@ -103,6 +104,9 @@ class JobRegistry:
             self._jobs[job_name] = JobDefinition(
                 job_name, fn, timeout, max_attempts, backoff
             )
+            # So that enqueue(fn) finds the registered name, also a custom one.
+            with contextlib.suppress(AttributeError, TypeError):
+                fn.__supervisor_job__ = job_name  # type: ignore[attr-defined]
             return fn
 
         return register if fn is None else register(fn)

@@ -29,6 +29,7 @@ import os
 import random
 import signal
 import socket
+import threading
 import uuid
 from contextlib import asynccontextmanager
 from functools import partial
@@ -228,6 +229,9 @@ async def open_worker(
     check_seconds("result_ttl", result_ttl, zero_ok=False, none_ok=False)
     check_codec(JsonCodec() if codec is None else codec)
     check_type("name", name, str, "a str or None")
+    if shutdown_on and threading.current_thread() is not threading.main_thread():
+        msg = "shutdown_on needs the main thread (Python delivers signals there only)"
+        raise RuntimeError(msg)
     signals = _check_signals(
         tuple(shutdown_on) if not isinstance(shutdown_on, tuple | list) else shutdown_on
     )

@@ -40,7 +40,7 @@ pytestmark = pytest.mark.slow
 
 RUNS = int(os.environ.get("SUPERVISOR_CHAOS_RUNS", "20"))
 WORKERS = 3
-LEASE = 0.5
+LEASE = 1.0
 MAX_DELIVERIES = 3
 #: The longest one run may take to settle (real seconds).
 RUN_BOUND = 60.0

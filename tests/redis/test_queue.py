@@ -11,6 +11,7 @@ import pytest
 from supervisor.redis import (
     JobCancelled,
     JobNotFound,
+    JobRegistry,
     JobStatus,
     JsonCodec,
     MsgspecCodec,
@@ -240,3 +241,25 @@ async def test_codecs_round_trip_through_a_worker(
         h = await q.enqueue("add", "a", "b")
         async with open_worker(url, queue, jobs.registry, codec=codec):
             assert await h.result(timeout=10) == "ab"
+
+
+async def test_enqueue_takes_a_function_registered_under_another_name(
+    url: str, queue: str
+) -> None:
+    registry = JobRegistry()
+
+    @registry.job(name="renamed")
+    async def original() -> None:
+        pass
+
+    async with open_queue(url, queue) as q:
+        h = await q.enqueue(original)
+        assert (await h.info()).name == "renamed"
+
+
+async def test_a_handle_of_a_closed_queue_says_so(url: str, queue: str) -> None:
+    async with open_queue(url, queue) as q:
+        h = await q.enqueue("add", 1, 2)
+    for call in (h.status, h.info, h.cancel, h.result):
+        with pytest.raises(RuntimeError, match="is closed"):
+            await call()

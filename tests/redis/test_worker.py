@@ -7,6 +7,7 @@ import logging
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 import pytest
 
 from supervisor.redis import (
@@ -336,13 +337,13 @@ async def test_a_job_longer_than_its_lease_runs_once_while_its_worker_lives(
     url: str, queue: str
 ) -> None:
     """Renewals keep the lease: a second worker watching the queue never takes a
-    job that runs four leases long."""
+    job that runs three leases long."""
     jobs.calls.clear()
     async with open_queue(url, queue) as q:
-        h = await q.enqueue("hold", queue, 1.2)
-        async with open_worker(url, queue, jobs.registry, lease=0.3) as first:
+        h = await q.enqueue("hold", queue, 2.0)
+        async with open_worker(url, queue, jobs.registry, lease=0.6) as first:
             await wait_until(lambda: queue in jobs.holding)
-            async with open_worker(url, queue, jobs.registry, lease=0.3) as second:
+            async with open_worker(url, queue, jobs.registry, lease=0.6) as second:
                 assert await h.result(timeout=10) == queue
                 assert second.statistics().reclaimed == 0
             assert first.statistics().fenced == 0
@@ -440,3 +441,19 @@ async def test_an_outcome_is_not_stored_once_the_lease_is_lost(
         assert await h.status() is JobStatus.RUNNING
         pending = await q.client.xpending(q.keys.stream, "workers", "-", "+", 10)
         assert [p.consumer for p in pending] == [b"thief"]  # type: ignore[union-attr]
+
+
+async def test_shutdown_on_needs_the_main_thread(url: str, queue: str) -> None:
+    import signal
+
+    async def in_a_thread() -> None:
+        async with open_worker(
+            url, queue, jobs.registry, shutdown_on=(signal.SIGTERM,)
+        ):
+            pass
+
+    def run() -> None:
+        anyio.run(in_a_thread)
+
+    with pytest.raises(RuntimeError, match="shutdown_on needs the main thread"):
+        await anyio.to_thread.run_sync(run)
