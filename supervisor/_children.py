@@ -152,6 +152,7 @@ class Children(Restarts):
                 break
             # That attempt ended before it was ready and a restart follows.
         if h._status is _FAILED:
+            h._retrieved()  # raised to the caller: not logged as well
             msg = f"task {h._name!r} (id {h._id}) failed before it was ready"
             raise TaskFailed(msg) from h._exception
         msg = f"task {h._name!r} (id {h._id}) was cancelled before it was ready"

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._backend import Backend, Event, Scope
+    from ._failure_log import UnretrievedFailures
     from ._spec import Backoff
 
 T = TypeVar("T")
@@ -24,6 +25,7 @@ class Owner(Protocol):
     """What a handle needs of its supervisor."""
 
     _backend: Backend
+    _unretrieved: UnretrievedFailures | None
 
     def _cancel_waiting(self, h: TaskHandle[Any], /) -> None: ...
 
@@ -178,8 +180,16 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         """The exception that made it FAILED (a :class:`TaskTimeout` on timeout).
 
         While RESTARTING: the exception that ended the last attempt, if any.
+        Reading it retrieves a failure: the supervisor then does not log it.
         """
+        if self._status is _FAILED:
+            self._retrieved()
         return self._exception
+
+    def _retrieved(self) -> None:
+        unretrieved = self._sup._unretrieved
+        if unretrieved is not None:
+            unretrieved.retrieved(self._id)
 
     @property
     def started_value(self) -> object:
@@ -285,9 +295,8 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
             TaskFailed: it ended FAILED; ``__cause__`` is the task's exception.
             TaskCancelled: it ended CANCELLED.
 
-        A checkpoint. A failure that happens while someone awaits ``result()`` counts
-        as observed and is not logged by the supervisor. Cancelling the wait leaves
-        the task untouched.
+        A checkpoint. A failure it raises counts as retrieved: the supervisor does
+        not log it. Cancelling the wait leaves the task untouched.
         """
         self._result_waiters += 1
         try:
@@ -298,6 +307,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         if status is _COMPLETED:
             return self._result
         if status is _FAILED:
+            self._retrieved()
             msg = f"task {self._name!r} (id {self._id}) failed"
             raise TaskFailed(msg) from self._exception
         msg = f"task {self._name!r} (id {self._id}) was cancelled"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._checks import check_count
 from ._events import EventSubscription
+from ._failure_log import log_failure, without_runner_frame
 from ._health import HealthReport, evaluate
 from ._policy import Phase
 from ._spec import Restart
@@ -135,19 +136,19 @@ class Ledger(SupervisorState):
         exception: BaseException | None,
         decision: Decision | None,
     ) -> None:
+        if exception is not None:
+            without_runner_frame(exception)
         # The same event as the one emitted for this change.
         self._last_failure = TaskEvent(
             h._id, h._name, old, _FAILED, now, h._attempts, exception, decision
         )
-        log = self._log_failures
-        if log == "always" or (log == "unretrieved" and h._result_waiters == 0):
-            logger.error(
-                "supervisor %r: task %r (id %d) failed",
-                self._name,
-                h._name,
-                h._id,
-                exc_info=exception,
-            )
+        unretrieved = self._unretrieved
+        if unretrieved is not None:
+            assert exception is not None
+            unretrieved.add(h, h._id, h._name, h._attempts, exception)
+        elif self._log_failures == "always":
+            assert exception is not None
+            log_failure(self._name, h._name, h._id, h._attempts, exception)
 
     # -- when a graceful shutdown may go on ---------------------------------------
 

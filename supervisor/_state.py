@@ -29,6 +29,7 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ._backend import current_clock
+from ._failure_log import UnretrievedFailures
 from ._health import FailureWindow
 from ._intensity import RestartWindow
 from ._policy import Phase
@@ -105,6 +106,7 @@ class SupervisorState:
         "_subscribers",
         "_tasks",
         "_token",
+        "_unretrieved",
         "_window",
     )
 
@@ -206,6 +208,10 @@ class SupervisorState:
         self._actors: dict[str, ActorRef[Any, Any]] = {}  # live actors by name
         self._auto_shutdown = auto_shutdown
         self._log_failures = log_failures
+        # Failures waiting to be retrieved, or logged (log_failures="unretrieved").
+        self._unretrieved = (
+            UnretrievedFailures(name) if log_failures == "unretrieved" else None
+        )
         self._n_significant_live = 0
 
     # -- the calls that go up the stack (defined by the job that owns them) ----

@@ -653,6 +653,8 @@ async def open_supervisor(
             raise
     finally:
         _CURRENT_SUPERVISOR.reset(token)
+        if sup._unretrieved is not None:
+            sup._unretrieved.log_all()  # the block exits: what is left is logged
         if host_extra is not None and host_extra.stop_hooks is not None:
             host_extra.stop_hooks.remove(sup._stop_from_inside)
     if raise_this is not None:

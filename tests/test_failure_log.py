@@ -1,0 +1,145 @@
+"""The log_failures rule: a failure is logged once, unless it was retrieved; when
+its handle is collected or when the block exits, whichever comes first."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import weakref
+
+import pytest
+import trio
+import trio.testing
+
+from supervisor import Restart, TaskFailed, open_supervisor
+
+pytestmark = pytest.mark.trio
+
+
+async def fails(after: float, message: str) -> None:
+    await trio.sleep(after)
+    raise ValueError(message)
+
+
+def _logged(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "supervisor"]
+
+
+async def test_a_crawler_that_awaits_every_result_logs_nothing(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The failures happen before result() is awaited: retrieved all the same."""
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor("crawler") as sup:
+        handles = [sup.submit_nowait(fails, 1, f"page {i}") for i in range(4)]
+        await trio.sleep(5)  # every one has failed by now
+        for h in handles:
+            with pytest.raises(TaskFailed):
+                await h.result()
+    assert _logged(caplog) == []
+
+
+async def test_a_dropped_failure_is_logged_once_when_its_handle_is_collected(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor("jobs") as sup:
+        sup.submit_nowait(fails, 1, "dropped")  # the handle is not kept
+        await trio.sleep(2)
+        gc.collect()
+        assert _logged(caplog) == ["supervisor 'jobs': task 'fails' (id 1) failed"]
+    assert len(_logged(caplog)) == 1  # not again at the exit
+    record = next(r for r in caplog.records if r.name == "supervisor")
+    assert record.exc_info is not None
+    assert str(record.exc_info[1]) == "dropped"
+    assert (record.supervisor, record.task_id, record.task_name, record.attempt) == (  # type: ignore[attr-defined]
+        "jobs",
+        1,
+        "fails",
+        1,
+    )
+
+
+async def test_a_kept_failure_never_retrieved_is_logged_when_the_block_exits(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor("jobs") as sup:
+        h = sup.submit_nowait(fails, 1, "kept")
+        await trio.sleep(2)
+        gc.collect()
+        assert _logged(caplog) == []  # the handle lives: not yet
+    assert _logged(caplog) == ["supervisor 'jobs': task 'fails' (id 1) failed"]
+    del h
+    gc.collect()
+    assert len(_logged(caplog)) == 1  # once only
+
+
+async def test_reading_the_exception_retrieves_the_failure(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(fails, 1, "read")
+        await h.wait()
+        assert isinstance(h.exception, ValueError)
+    assert _logged(caplog) == []
+
+
+async def test_a_failure_that_start_child_raised_is_not_logged(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+
+    async def broken(*, task_status: trio.TaskStatus[None]) -> None:
+        raise ValueError("no boot")
+
+    async with open_supervisor() as sup:
+        with pytest.raises(TaskFailed):
+            await sup.start_child(broken, name="broken", restart=Restart.TEMPORARY)
+    assert _logged(caplog) == []
+
+
+async def test_always_logs_every_failure_when_it_happens(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor("a", log_failures="always") as sup:
+        h = sup.submit_nowait(fails, 1, "seen")
+        with pytest.raises(TaskFailed):
+            await h.result()
+        assert _logged(caplog) == ["supervisor 'a': task 'fails' (id 1) failed"]
+
+
+async def test_never_logs_no_failure(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor(log_failures="never") as sup:
+        sup.submit_nowait(fails, 1, "quiet")
+        h = sup.submit_nowait(fails, 1, "quiet too")
+        await h.wait()
+        gc.collect()
+    assert _logged(caplog) == []
+
+
+async def test_a_pending_failure_does_not_keep_its_handle_alive(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing the supervisor keeps for the log (the record, the last failure of
+    its health report) refers to the handle: dropping it frees it."""
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(fails, 1, "freed")
+        await h.wait()
+        ref = weakref.ref(h)
+        del h
+        gc.collect()
+        assert ref() is None
+        assert sup.health().last_failure is not None
+
+
+async def test_log_failures_must_be_one_of_three() -> None:
+    with pytest.raises(ValueError, match="log_failures must be one of"):
+        async with open_supervisor(log_failures="sometimes"):  # type: ignore[arg-type]
+            pass
