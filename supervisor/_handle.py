@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
 
     from ._backend import Backend, Event, Scope
-    from ._failure_log import UnretrievedFailures
+    from ._logging import UnretrievedFailures
     from ._spec import Backoff
 
 T = TypeVar("T")

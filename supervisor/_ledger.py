@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ._checks import check_count
 from ._events import EventSubscription
-from ._failure_log import log_failure, without_runner_frame
 from ._health import HealthReport, evaluate
+from ._logging import log_failure, without_runner_frame
 from ._policy import Phase
 from ._spec import Restart
 from ._state import SupervisorState

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._errors import RestartIntensityExceeded
 from ._groups import Groups
+from ._logging import log_give_up, log_restart
 from ._policy import Phase, Role, restart_follows
 from ._spec import Restart
 from ._status import Decision, TaskStatus
@@ -108,7 +109,9 @@ class Restarts(Groups):
         self._restarting[h._id] = h
         self._set_status(h, _RESTARTING, now, exception, Decision.RESTART)
         backoff = extra.backoff
-        return 0.0 if backoff is None else backoff.delay(h._attempts, self._rng)
+        delay = 0.0 if backoff is None else backoff.delay(h._attempts, self._rng)
+        log_restart(self._name, h._name, h._id, h._attempts, exception, delay)
+        return delay
 
     async def _wait_to_restart(self, h: TaskHandle[Any], delay: float) -> None:
         """Wait out the backoff (holding no slot), then start the next attempt."""
@@ -145,6 +148,9 @@ class Restarts(Groups):
         )
         error = RestartIntensityExceeded(msg)
         error.__cause__ = self._last_restart_failure
+        log_give_up(
+            self._name, h._name, h._id, h._attempts, msg, self._last_restart_failure
+        )
         self._giving_up = error
         now = self._clock()
         for r in list(self._restarting.values()):

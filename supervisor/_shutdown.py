@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._children import Children
+from ._logging import SHUTDOWN_REPORT_EVERY, log_shutdown_waiting
 from ._policy import Phase, Role, auto_shutdown_fires
 from ._spec import Restart
 from ._status import TaskStatus
@@ -112,7 +113,24 @@ class Shutdown(Children):
         idle = self._idle
         if idle is None:
             idle = self._idle = self._backend.Event()
-        await idle.wait()
+        while True:
+            with self._backend.CancelScope(
+                deadline=self._clock() + SHUTDOWN_REPORT_EVERY
+            ) as scope:
+                await idle.wait()
+            if not scope.cancelled_caught:
+                return
+            self._report_waiting()
+
+    def _report_waiting(self) -> None:
+        """The shutdown still waits: say for what (the oldest few)."""
+        waiting = []
+        for h in self._live_tasks():
+            extra = h._extra
+            if extra is None or extra.restart is not _PERMANENT:
+                since = h._started_at if h._started_at is not None else h._created_at
+                waiting.append((since, h._name, h._id, h._status.name))
+        log_shutdown_waiting(self._name, waiting, self._clock())
 
     async def _drain(self, grace: float | None) -> None:
         """Graceful stop, in two phases.

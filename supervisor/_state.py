@@ -29,9 +29,9 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ._backend import current_clock
-from ._failure_log import UnretrievedFailures
 from ._health import FailureWindow
 from ._intensity import RestartWindow
+from ._logging import UnretrievedFailures
 from ._policy import Phase
 from ._spec import Strategy
 from ._waiters import Waiters

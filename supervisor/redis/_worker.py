@@ -55,7 +55,7 @@ from ._scripts import Scripts
 from ._worker_state import WorkerState
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+    from collections.abc import AsyncIterator, Iterable
 
     import coredis
 
@@ -137,22 +137,6 @@ class Worker:
             f"<supervisor.redis.Worker {self.consumer!r} of queue {self.queue!r}, "
             f"{self.holding}/{self.concurrency} held>"
         )
-
-
-async def _part(
-    name: str, body: Callable[[WorkerState], Awaitable[None]], state: WorkerState
-) -> None:
-    try:
-        await body(state)
-    except Exception as exc:
-        logger.warning(
-            "worker %s: %s stopped (%s: %s); restarting it with backoff",
-            state.consumer,
-            name,
-            type(exc).__name__,
-            exc,
-        )
-        raise
 
 
 def _check_signals(signals: object) -> tuple[signal.Signals, ...]:
@@ -273,9 +257,9 @@ async def open_worker(
                             ("heartbeat", heartbeat),
                             ("fetcher", fetcher),
                         ):
+                            # A part that fails (Redis dropped) is restarted with
+                            # backoff; the supervisor logs each restart (WARNING).
                             parts.submit_nowait(
-                                _part,
-                                part_name,
                                 body,
                                 state,
                                 name=part_name,

@@ -1,4 +1,9 @@
-"""When a failure is logged: the ``log_failures`` rule.
+"""What a supervisor logs, on the ``supervisor`` logger, with ``extra`` fields
+(``supervisor``, ``task_id``, ``task_name``, ``attempt``): failures by the
+``log_failures`` rule, restarts (WARNING), giving up (ERROR), and a graceful
+shutdown that keeps waiting (WARNING, every ``SHUTDOWN_REPORT_EVERY`` seconds).
+
+The ``log_failures`` rule.
 
 ``"unretrieved"`` (the default): a FAILED task's failure is logged once at ERROR,
 with its traceback, when its handle is garbage-collected or when the supervisor's
@@ -15,6 +20,83 @@ import weakref
 from typing import Any, Final
 
 logger: Final = logging.getLogger("supervisor")
+#: How often a graceful shutdown that waits says so (seconds).
+SHUTDOWN_REPORT_EVERY: Final = 10.0
+#: How many of the tasks it waits for that line names, oldest first.
+SHUTDOWN_REPORT_NAMES: Final = 3
+
+
+def one_line(exception: BaseException | None) -> str:
+    if exception is None:
+        return "returned"
+    text = str(exception).splitlines()[0] if str(exception) else ""
+    return f"{type(exception).__name__}: {text}" if text else type(exception).__name__
+
+
+def log_restart(
+    supervisor: str,
+    name: str,
+    task_id: int,
+    attempt: int,
+    exception: BaseException | None,
+    delay: float,
+) -> None:
+    logger.warning(
+        "supervisor %r: task %r (id %d) attempt %d ended (%s); restarting in %.3g s",
+        supervisor,
+        name,
+        task_id,
+        attempt,
+        one_line(exception),
+        delay,
+        extra=_fields(supervisor, name, task_id, attempt),
+    )
+
+
+def log_give_up(
+    supervisor: str,
+    name: str,
+    task_id: int,
+    attempt: int,
+    message: str,
+    cause: BaseException | None,
+) -> None:
+    logger.error(
+        "%s (last: %s)",
+        message,
+        one_line(cause) if cause is not None else "normal returns",
+        extra=_fields(supervisor, name, task_id, attempt),
+    )
+
+
+def log_shutdown_waiting(
+    supervisor: str, waiting: list[tuple[float, str, int, str]], now: float
+) -> None:
+    """``waiting``: (since, name, id, status) of each task the shutdown waits for."""
+    oldest = sorted(waiting)[:SHUTDOWN_REPORT_NAMES]
+    names = ", ".join(
+        f"{name!r} (id {task_id}, {status} {now - since:.1f} s)"
+        for since, name, task_id, status in oldest
+    )
+    logger.warning(
+        "supervisor %r: shutdown waits for %d task%s; oldest: %s",
+        supervisor,
+        len(waiting),
+        "" if len(waiting) == 1 else "s",
+        names,
+        extra={"supervisor": supervisor},
+    )
+
+
+def _fields(
+    supervisor: str, name: str, task_id: int, attempt: int
+) -> dict[str, object]:
+    return {
+        "supervisor": supervisor,
+        "task_id": task_id,
+        "task_name": name,
+        "attempt": attempt,
+    }
 
 
 def log_failure(
@@ -26,12 +108,7 @@ def log_failure(
         name,
         task_id,
         exc_info=exception,
-        extra={
-            "supervisor": supervisor,
-            "task_id": task_id,
-            "task_name": name,
-            "attempt": attempt,
-        },
+        extra=_fields(supervisor, name, task_id, attempt),
     )
 
 

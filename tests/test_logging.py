@@ -1,5 +1,6 @@
-"""The log_failures rule: a failure is logged once, unless it was retrieved; when
-its handle is collected or when the block exits, whichever comes first."""
+"""What the supervisor logs. The log_failures rule: a failure is logged once,
+unless it was retrieved, when its handle is collected or when the block exits,
+whichever comes first. Restarts, giving up, and a shutdown that keeps waiting."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ import pytest
 import trio
 import trio.testing
 
-from supervisor import Restart, TaskFailed, open_supervisor
+from supervisor import (
+    Backoff,
+    Restart,
+    RestartIntensityExceeded,
+    TaskFailed,
+    open_supervisor,
+)
 
 pytestmark = pytest.mark.trio
 
@@ -143,3 +150,91 @@ async def test_log_failures_must_be_one_of_three() -> None:
     with pytest.raises(ValueError, match="log_failures must be one of"):
         async with open_supervisor(log_failures="sometimes"):  # type: ignore[arg-type]
             pass
+
+
+# -- restarts, giving up, a shutdown that waits ------------------------------------
+
+
+def _lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "supervisor" and r.levelno == level
+    ]
+
+
+async def test_each_restart_is_logged_at_warning_with_its_delay(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="supervisor")
+    async with open_supervisor("s") as sup:
+        h = sup.submit_nowait(
+            fails,
+            1,
+            "boom\nsecond line",
+            name="flaky",
+            restart=Restart.TRANSIENT,
+            max_attempts=3,
+            backoff=Backoff(initial=1, jitter=0),
+        )
+        with pytest.raises(TaskFailed):
+            await h.result()
+    assert _lines(caplog, logging.WARNING) == [
+        "supervisor 's': task 'flaky' (id 1) attempt 1 ended (ValueError: boom); restarting in 1 s",
+        "supervisor 's': task 'flaky' (id 1) attempt 2 ended (ValueError: boom); restarting in 2 s",
+    ]
+    record = next(r for r in caplog.records if r.levelno == logging.WARNING)
+    assert (record.task_id, record.task_name, record.attempt) == (1, "flaky", 1)  # type: ignore[attr-defined]
+
+
+async def test_a_permanent_task_that_returns_is_logged_as_returned(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="supervisor")
+
+    async def once() -> None:
+        await trio.sleep(1)
+
+    async with open_supervisor("s") as sup:
+        sup.submit_nowait(once, restart=Restart.PERMANENT, max_attempts=2)
+        await trio.sleep(5)
+    assert _lines(caplog, logging.WARNING) == [
+        "supervisor 's': task 'test_a_permanent_task_that_returns_is_logged_as_returned.<locals>.once' (id 1) attempt 1 ended (returned); restarting in 0 s"
+    ]
+
+
+async def test_giving_up_is_logged_at_error(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="supervisor")
+    with pytest.raises(RestartIntensityExceeded):
+        async with open_supervisor("s", max_restarts=1, restart_period=10) as sup:
+            sup.submit_nowait(fails, 1, "again", name="loop", restart=Restart.PERMANENT)
+            await trio.sleep_forever()
+    assert _lines(caplog, logging.ERROR)[0] == (
+        "supervisor 's': task 'loop' (id 1) exceeded the restart intensity: more than "
+        "1 restarts in 10 seconds (last: ValueError: again)"
+    )
+
+
+async def test_a_shutdown_that_waits_says_so_every_10_seconds(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It names the oldest three of the tasks it waits for, with their ages."""
+    caplog.set_level(logging.WARNING, logger="supervisor")
+
+    async def stubborn(seconds: float) -> None:
+        await trio.sleep(seconds)
+
+    async with open_supervisor("s") as sup:
+        for i, seconds in enumerate([25, 25, 25, 12]):
+            sup.submit_nowait(stubborn, seconds, name=f"t{i}")
+            await trio.sleep(1)
+        # the block exits at 4 s: a graceful shutdown with no grace limit
+    assert _lines(caplog, logging.WARNING) == [
+        "supervisor 's': shutdown waits for 4 tasks; oldest: 't0' (id 1, RUNNING 14.0 s), "
+        "'t1' (id 2, RUNNING 13.0 s), 't2' (id 3, RUNNING 12.0 s)",
+        "supervisor 's': shutdown waits for 3 tasks; oldest: 't0' (id 1, RUNNING 24.0 s), "
+        "'t1' (id 2, RUNNING 23.0 s), 't2' (id 3, RUNNING 22.0 s)",
+    ]
+    assert trio.current_time() == 27
