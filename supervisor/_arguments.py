@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import functools
 import inspect
+import signal
+import threading
+from collections.abc import Iterable
 from types import FunctionType
 from typing import Final, Literal
 
@@ -126,6 +129,27 @@ def check_log_failures(log_failures: object) -> None:
     if log_failures not in _LOG_FAILURES:
         msg = f"log_failures must be one of {', '.join(map(repr, _LOG_FAILURES))}, got {log_failures!r}"
         raise ValueError(msg)
+
+
+def check_signals(signals: object) -> tuple[signal.Signals, ...]:
+    """shutdown_on: signal numbers (or ``signal.Signals``), only in the main thread."""
+    if isinstance(signals, (str, bytes)) or not isinstance(signals, Iterable):
+        msg = f"shutdown_on must be a tuple of signals, got {signals!r}"
+        raise TypeError(msg)
+    found = []
+    for sig in signals:
+        if isinstance(sig, bool) or not isinstance(sig, int):
+            msg = f"shutdown_on must hold signals such as signal.SIGTERM, got {sig!r}"
+            raise TypeError(msg)
+        try:
+            found.append(signal.Signals(sig))
+        except ValueError:
+            msg = f"shutdown_on: {sig!r} is not a signal of this platform"
+            raise ValueError(msg) from None
+    if found and threading.current_thread() is not threading.main_thread():
+        msg = "shutdown_on needs the main thread (Python delivers signals there only)"
+        raise RuntimeError(msg)
+    return tuple(found)
 
 
 def check_restart_options(

@@ -88,6 +88,16 @@ def log_shutdown_waiting(
     )
 
 
+def log_signal(supervisor: str, signal_name: str, first: bool) -> None:
+    logger.warning(
+        "supervisor %r: %s: %s",
+        supervisor,
+        signal_name,
+        "shutting down gracefully" if first else "again: stopping everything now",
+        extra={"supervisor": supervisor},
+    )
+
+
 def _fields(
     supervisor: str, name: str, task_id: int, attempt: int
 ) -> dict[str, object]:

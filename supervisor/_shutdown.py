@@ -25,12 +25,14 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._children import Children
-from ._logging import SHUTDOWN_REPORT_EVERY, log_shutdown_waiting
+from ._logging import SHUTDOWN_REPORT_EVERY, log_shutdown_waiting, log_signal
 from ._policy import Phase, Role, auto_shutdown_fires
 from ._spec import Restart
 from ._status import TaskStatus
 
 if TYPE_CHECKING:
+    import signal
+
     from ._handle import TaskHandle
 
 _RUNNING = TaskStatus.RUNNING
@@ -267,8 +269,29 @@ class Shutdown(Children):
         if self._giving_up is not None:
             raise self._giving_up
 
+    async def _on_signals(
+        self, signals: tuple[signal.Signals, ...], *, task_status: Any
+    ) -> None:
+        """shutdown_on: the first signal shuts down gracefully and cancels the
+        block's body; a second one cancels everything. Ends with the supervisor."""
+        with self._backend.CancelScope() as scope:
+            self._signal_scope = scope
+            with anyio.open_signal_receiver(*signals) as received:
+                task_status.started()
+                count = 0
+                async for sig in received:
+                    count += 1
+                    log_signal(self._name, sig.name, count == 1)
+                    if count == 1:
+                        self._stop_from_inside()
+                    else:
+                        self._cancel_all()
+                        return
+
     def _finalize(self) -> None:
         """Nursery M has exited: every runner is done. Record whatever is left."""
+        if self._signal_scope is not None:
+            self._signal_scope.cancel()  # signals no longer stop anything
         self._close()
         self._phase = _STOPPING
         self._cancel_queue()

@@ -100,6 +100,7 @@ class SupervisorState:
         "_rng",
         "_room",
         "_shutdown_grace",
+        "_signal_scope",
         "_stop",
         "_strategy",
         "_submitted",
@@ -208,6 +209,8 @@ class SupervisorState:
         self._actors: dict[str, ActorRef[Any, Any]] = {}  # live actors by name
         self._auto_shutdown = auto_shutdown
         self._log_failures = log_failures
+        # The scope of the task that listens for shutdown_on signals, if any.
+        self._signal_scope: Any = None
         # Failures waiting to be retrieved, or logged (log_failures="unretrieved").
         self._unretrieved = (
             UnretrievedFailures(name) if log_failures == "unretrieved" else None

@@ -20,6 +20,7 @@ from ._arguments import (
     check_options,
     check_policy,
     check_restart_options,
+    check_signals,
     check_submission,
 )
 from ._backend import current_backend
@@ -35,7 +36,7 @@ from ._spec import AutoShutdown, Backoff, Restart, Strategy
 from ._util import NoPublicConstructor
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Awaitable, Callable
+    from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
     from typing import TypeVarTuple
 
     from ._actor import Actor, ActorRef
@@ -550,6 +551,7 @@ async def open_supervisor(
     health_rules: HealthRules | None = None,
     auto_shutdown: AutoShutdown = AutoShutdown.NEVER,
     log_failures: LogFailures = "unretrieved",
+    shutdown_on: Iterable[int] = (),
 ) -> AsyncIterator[Supervisor]:
     """Open a supervisor for the duration of an ``async with`` block.
 
@@ -575,6 +577,10 @@ async def open_supervisor(
         log_failures: ``"unretrieved"`` logs a failure at ERROR unless a caller
             awaits the task's ``result()`` when it fails; ``"always"`` logs every
             failure; ``"never"`` leaves failures to events and handles.
+        shutdown_on: signals (e.g. ``(signal.SIGINT, signal.SIGTERM)``) whose first
+            delivery starts a graceful shutdown and cancels the block's body, and
+            whose second cancels everything; the block then exits without an
+            exception. Needs the main thread (RuntimeError otherwise).
 
     Leaving the block normally shuts down gracefully (see :meth:`Supervisor.shutdown`).
     Leaving it by an exception, or by cancellation of a scope around it, cancels
@@ -596,6 +602,7 @@ async def open_supervisor(
     check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
     check_restart_options(strategy, max_restarts, restart_period, seed, auto_shutdown)
     check_log_failures(log_failures)
+    signals = check_signals(shutdown_on)
     if health_rules is None:
         health_rules = HealthRules()
     backend = current_backend()
@@ -633,6 +640,8 @@ async def open_supervisor(
         async with backend.open_nursery() as outer:
             sup._outer = outer
             await outer.start(sup._host)
+            if signals:
+                await outer.start(sup._on_signals, signals)
             try:
                 with backend.CancelScope() as body:
                     sup._body_scope = body

@@ -27,9 +27,7 @@ import logging
 import math
 import os
 import random
-import signal
 import socket
-import threading
 import uuid
 from contextlib import asynccontextmanager
 from functools import partial
@@ -38,6 +36,7 @@ from typing import TYPE_CHECKING, Final, cast, final
 import anyio
 import attrs
 
+from .._arguments import check_signals
 from .._checks import check_count, check_seconds, check_type
 from .._spec import Backoff, Restart
 from .._supervisor import open_supervisor
@@ -55,6 +54,7 @@ from ._scripts import Scripts
 from ._worker_state import WorkerState
 
 if TYPE_CHECKING:
+    import signal
     from collections.abc import AsyncIterator, Iterable
 
     import coredis
@@ -139,19 +139,6 @@ class Worker:
         )
 
 
-def _check_signals(signals: object) -> tuple[signal.Signals, ...]:
-    if not isinstance(signals, tuple | list):
-        msg = f"shutdown_on must be a tuple of signals, got {signals!r}"
-        raise TypeError(msg)
-    found = []
-    for sig in signals:
-        if not isinstance(sig, int):
-            msg = f"shutdown_on must hold signals, got {sig!r}"
-            raise TypeError(msg)
-        found.append(signal.Signals(sig))
-    return tuple(found)
-
-
 async def _on_signals(
     signals: Iterable[signal.Signals],
     worker: Worker,
@@ -213,12 +200,7 @@ async def open_worker(
     check_seconds("result_ttl", result_ttl, zero_ok=False, none_ok=False)
     check_codec(JsonCodec() if codec is None else codec)
     check_type("name", name, str, "a str or None")
-    if shutdown_on and threading.current_thread() is not threading.main_thread():
-        msg = "shutdown_on needs the main thread (Python delivers signals there only)"
-        raise RuntimeError(msg)
-    signals = _check_signals(
-        tuple(shutdown_on) if not isinstance(shutdown_on, tuple | list) else shutdown_on
-    )
+    signals = check_signals(shutdown_on)
     consumer = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     keys = QueueKeys(queue)
     async with connect(url) as client:

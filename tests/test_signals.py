@@ -1,0 +1,156 @@
+"""shutdown_on: the first signal shuts down gracefully and cancels the body, a
+second one cancels everything; the block exits without an exception. Real
+signals, delivered to this process (SIGUSR1, whose default would kill it, so a
+missing handler cannot pass unnoticed); real clock, bounded."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+from pathlib import Path
+
+import anyio
+import pytest
+
+from supervisor import Restart, TaskStatus, open_supervisor
+
+pytestmark = pytest.mark.anyio
+ROOT = Path(__file__).resolve().parents[1]
+
+
+async def test_the_first_signal_drains_and_cancels_the_body() -> None:
+    finished: list[str] = []
+
+    async def short() -> None:
+        await anyio.sleep(0.2)
+        finished.append("short")
+
+    async def forever() -> None:
+        await anyio.sleep_forever()
+
+    with anyio.fail_after(10):
+        async with open_supervisor("s", shutdown_on=(signal.SIGUSR1,)) as sup:
+            one_shot = sup.submit_nowait(short)
+            permanent = sup.submit_nowait(forever, restart=Restart.PERMANENT)
+            await anyio.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            await anyio.sleep_forever()  # cancelled by the signal
+    assert finished == ["short"]
+    assert one_shot.status is TaskStatus.COMPLETED
+    assert permanent.status is TaskStatus.CANCELLED
+
+
+async def test_a_second_signal_cancels_everything_at_once() -> None:
+    async def stubborn() -> None:
+        await anyio.sleep(60)
+
+    with anyio.fail_after(10):
+        async with open_supervisor("s", shutdown_on=(signal.SIGUSR1,)) as sup:
+            h = sup.submit_nowait(stubborn)
+            await anyio.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGUSR1)
+            with anyio.CancelScope(shield=True):
+                await anyio.sleep(0.1)  # the drain now waits for stubborn
+                os.kill(os.getpid(), signal.SIGUSR1)
+                await h.wait()
+    assert h.status is TaskStatus.CANCELLED
+
+
+async def test_signals_are_no_longer_handled_after_the_block() -> None:
+    """The handler is removed: after the block, SIGUSR1 is the process's again."""
+    async with open_supervisor(shutdown_on=(signal.SIGUSR1,)):
+        pass
+    assert signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, None)
+
+
+@pytest.mark.parametrize(
+    ("shutdown_on", "error", "match"),
+    [
+        (("TERM",), TypeError, "shutdown_on must hold signals"),
+        ("SIGTERM", TypeError, "shutdown_on must be a tuple of signals"),
+        ((99999,), ValueError, "not a signal of this platform"),
+        ((True,), TypeError, "shutdown_on must hold signals"),
+    ],
+)
+async def test_bad_signals(
+    shutdown_on: object, error: type[Exception], match: str
+) -> None:
+    with pytest.raises(error, match=match):
+        async with open_supervisor(shutdown_on=shutdown_on):  # type: ignore[arg-type]
+            pass
+
+
+def test_outside_the_main_thread_it_is_a_runtime_error() -> None:
+    caught: list[BaseException] = []
+
+    async def main() -> None:
+        async with open_supervisor(shutdown_on=(signal.SIGTERM,)):
+            pass
+
+    def run() -> None:
+        try:
+            anyio.run(main)
+        except BaseException as exc:
+            caught.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(timeout=30)
+    assert len(caught) == 1
+    assert isinstance(caught[0], RuntimeError)
+    assert "main thread" in str(caught[0])
+
+
+SERVICE = textwrap.dedent(
+    """
+    import signal, sys
+    import anyio
+    from supervisor import Restart, open_supervisor
+
+    async def worker(n):
+        try:
+            await anyio.sleep_forever()
+        finally:
+            print(f"worker {n} cleaned up", flush=True)
+
+    async def main():
+        async with open_supervisor(
+            "service", shutdown_on=(signal.SIGINT, signal.SIGTERM), shutdown_grace=5
+        ) as sup:
+            for n in range(2):
+                sup.submit_nowait(worker, n, restart=Restart.PERMANENT)
+            print("ready", flush=True)
+            await anyio.sleep_forever()
+        print("drained", flush=True)
+
+    anyio.run(main, backend=sys.argv[1])
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("backend", ["trio", "asyncio"])
+def test_a_service_gets_sigterm_drains_and_exits_0(backend: str) -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-c", SERVICE, backend],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert process.returncode == 0, err
+    # PERMANENT workers stop newest first, each cleaned up before the next
+    assert out.splitlines() == ["worker 1 cleaned up", "worker 0 cleaned up", "drained"]
+    assert "SIGTERM: shutting down gracefully" in err
