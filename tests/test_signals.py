@@ -111,7 +111,8 @@ SERVICE = textwrap.dedent(
     import anyio
     from supervisor import Restart, open_supervisor
 
-    async def worker(n):
+    async def worker(n, *, task_status):
+        task_status.started()
         try:
             await anyio.sleep_forever()
         finally:
@@ -121,8 +122,8 @@ SERVICE = textwrap.dedent(
         async with open_supervisor(
             "service", shutdown_on=(signal.SIGINT, signal.SIGTERM), shutdown_grace=5
         ) as sup:
-            for n in range(2):
-                sup.submit_nowait(worker, n, restart=Restart.PERMANENT)
+            for n in range(2):  # start_child: each started before the next
+                await sup.start_child(worker, n, name=f"worker {n}")
             print("ready", flush=True)
             await anyio.sleep_forever()
         print("drained", flush=True)
