@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._children import Children
-from ._logging import SHUTDOWN_REPORT_EVERY, log_shutdown_waiting, log_signal
+from ._logging import SHUTDOWN_REPORT_EVERY, log_signal
 from ._policy import Phase, Role, auto_shutdown_fires
 from ._spec import Restart
 from ._status import TaskStatus
@@ -122,17 +122,7 @@ class Shutdown(Children):
                 await idle.wait()
             if not scope.cancelled_caught:
                 return
-            self._report_waiting()
-
-    def _report_waiting(self) -> None:
-        """The shutdown still waits: say for what (the oldest few)."""
-        waiting = []
-        for h in self._live_tasks():
-            extra = h._extra
-            if extra is None or extra.restart is not _PERMANENT:
-                since = h._started_at if h._started_at is not None else h._created_at
-                waiting.append((since, h._name, h._id, h._status.name))
-        log_shutdown_waiting(self._name, waiting, self._clock())
+            self._report_waiting(permanent=False)
 
     async def _drain(self, grace: float | None) -> None:
         """Graceful stop, in two phases.

@@ -12,17 +12,21 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._handle import extra_of
+from ._logging import SHUTDOWN_REPORT_EVERY, log_shutdown_waiting
 from ._policy import HELD_ROLES, Role
 from ._running import Running
+from ._spec import Restart
 from ._status import TaskStatus
 
 if TYPE_CHECKING:
+    from ._backend import Event
     from ._handle import TaskHandle
 
 _RUNNING = TaskStatus.RUNNING
 _CANCELLED = TaskStatus.CANCELLED
 _RESTARTING = TaskStatus.RESTARTING
 _NO_ROLE = Role.NONE
+_PERMANENT = Restart.PERMANENT
 
 
 class Stopping(Running):
@@ -47,20 +51,47 @@ class Stopping(Running):
         scope = h._scope
         assert scope is not None
         shutdown = extra.shutdown
+        report = role is Role.SHUTTING_DOWN  # a graceful shutdown says it waits
         try:
             if shutdown is None:
-                await ended.wait()
+                await self._wait_for(ended, report)
             elif shutdown > 0:
                 with self._backend.CancelScope(deadline=self._clock() + shutdown):
-                    await ended.wait()
+                    await self._wait_for(ended, report)
             scope.cancel()  # a no-op once the attempt has ended
-            await ended.wait()
+            await self._wait_for(ended, report)
         except BaseException:
             # Broad on purpose: whoever stops it gave up waiting (cancelled): the
             # task is cancelled at once, its cleanup goes on in its own runner,
             # and the cancel propagates.
             scope.cancel()
             raise
+
+    async def _wait_for(self, ended: Event, report: bool) -> None:
+        """``ended.wait()``; with ``report``, a line every SHUTDOWN_REPORT_EVERY
+        seconds naming the PERMANENT tasks a graceful shutdown still waits for."""
+        if not report:
+            await ended.wait()
+            return
+        while True:
+            with self._backend.CancelScope(
+                deadline=self._clock() + SHUTDOWN_REPORT_EVERY
+            ) as scope:
+                await ended.wait()
+            if not scope.cancelled_caught:
+                return
+            self._report_waiting(permanent=True)
+
+    def _report_waiting(self, *, permanent: bool) -> None:
+        """A graceful shutdown still waits: say for what (the oldest few of the
+        PERMANENT tasks, or of the others)."""
+        waiting = []
+        for h in self._live_tasks():
+            extra = h._extra
+            if (extra is not None and extra.restart is _PERMANENT) is permanent:
+                since = h._started_at if h._started_at is not None else h._created_at
+                waiting.append((since, h._name, h._id, h._status.name))
+        log_shutdown_waiting(self._name, waiting, self._clock())
 
     def _request_stop(self, h: TaskHandle[Any]) -> None:
         """Advice only: set ``h``'s stop request (graceful shutdown's first phase)."""

@@ -238,3 +238,25 @@ async def test_a_shutdown_that_waits_says_so_every_10_seconds(
         "'t1' (id 2, RUNNING 23.0 s), 't2' (id 3, RUNNING 22.0 s)",
     ]
     assert trio.current_time() == 27
+
+
+async def test_a_shutdown_that_waits_for_a_permanent_task_says_so_too(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The second phase: a PERMANENT task whose cleanup takes 25 s."""
+    caplog.set_level(logging.WARNING, logger="supervisor")
+
+    async def slow_cleanup() -> None:
+        try:
+            await trio.sleep_forever()
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.sleep(25)
+
+    async with open_supervisor("s") as sup:
+        sup.submit_nowait(slow_cleanup, name="db", restart=Restart.PERMANENT)
+        await trio.sleep(5)
+    assert _lines(caplog, logging.WARNING) == [
+        "supervisor 's': shutdown waits for 1 task; oldest: 'db' (id 1, RUNNING 15.0 s)",
+        "supervisor 's': shutdown waits for 1 task; oldest: 'db' (id 1, RUNNING 25.0 s)",
+    ]
