@@ -111,6 +111,8 @@ class Restarts(Groups):
         backoff = extra.backoff
         delay = 0.0 if backoff is None else backoff.delay(h._attempts, self._rng)
         log_restart(self._name, h._name, h._id, h._attempts, exception, delay)
+        if self._metrics is not None:
+            self._metrics.restarts += 1
         return delay
 
     async def _wait_to_restart(self, h: TaskHandle[Any], delay: float) -> None:

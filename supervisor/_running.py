@@ -159,6 +159,15 @@ class Running(Admission):
                 )
                 exception = TaskTimeout(msg)
         delay = self._finish(h, ended, value, exception)
+        metrics = self._metrics
+        if metrics is not None:
+            started = h._started_at
+            assert started is not None
+            metrics.attempt(
+                now,
+                self._clock(),
+                started - h._created_at if h._attempts == 1 else None,
+            )
         if delay is not None:
             await self._wait_to_restart(h, delay)
 

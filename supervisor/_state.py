@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from ._events import EventSubscription
     from ._handle import Extra, TaskHandle
     from ._health import HealthRules
+    from ._metrics_hub import MetricsHub, Recorder
     from ._spec import AutoShutdown
     from ._status import TaskEvent, TaskStatus
 
@@ -55,6 +56,7 @@ class SupervisorState:
 
     __slots__ = (
         "_CancelScope",
+        "__weakref__",  # supervisor.metrics keeps its supervisors weakly
         "_active",
         "_actors",
         "_auto_shutdown",
@@ -80,6 +82,8 @@ class SupervisorState:
         "_log_failures",
         "_max_concurrent",
         "_max_pending",
+        "_metrics",
+        "_metrics_hub",
         "_n_live",
         "_n_permanent_live",
         "_n_queued",
@@ -209,6 +213,10 @@ class SupervisorState:
         self._actors: dict[str, ActorRef[Any, Any]] = {}  # live actors by name
         self._auto_shutdown = auto_shutdown
         self._log_failures = log_failures
+        # supervisor.metrics: what this supervisor records, and the hub it reports
+        # to (its own instrument(), or that of the supervisor it is nested in).
+        self._metrics: Recorder | None = None
+        self._metrics_hub: MetricsHub | None = None
         # The scope of the task that listens for shutdown_on signals, if any.
         self._signal_scope: Any = None
         # Failures waiting to be retrieved, or logged (log_failures="unretrieved").

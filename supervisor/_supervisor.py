@@ -626,6 +626,10 @@ async def open_supervisor(
     parent = _CURRENT_SUPERVISOR.get()
     if parent is not None and not parent._done.is_set():
         sup._actors = parent._actors
+        hub = parent._metrics_hub
+        if hub is not None:  # the parent is instrumented: so is what it runs
+            sup._metrics_hub = hub
+            sup._metrics = hub.attach(sup)
     # A stop request of the task this block runs in stops the block gracefully.
     host_extra = None
     host_task = current_handle()
@@ -664,6 +668,8 @@ async def open_supervisor(
         _CURRENT_SUPERVISOR.reset(token)
         if sup._unretrieved is not None:
             sup._unretrieved.log_all()  # the block exits: what is left is logged
+        if sup._metrics_hub is not None:
+            sup._metrics_hub.detach(sup)
         if host_extra is not None and host_extra.stop_hooks is not None:
             host_extra.stop_hooks.remove(sup._stop_from_inside)
     if raise_this is not None:

@@ -1,0 +1,136 @@
+"""What ``supervisor.metrics`` reads, kept by the core at almost no cost: per
+supervisor name, histograms of attempt durations and queue waits and a count of
+restarts, plus the supervisors alive now and the final counts of those gone.
+
+One hub per ``instrument()`` call, shared by the supervisors nested in the
+instrumented one's tasks. Kept by name, so a service that opens a nested
+supervisor per request grows by its names, not its supervisors. No prometheus
+here: the core keeps its three dependencies.
+"""
+
+from __future__ import annotations
+
+import bisect
+import weakref
+from typing import TYPE_CHECKING, Final, Protocol
+
+if TYPE_CHECKING:
+    from collections.abc import Sized
+
+#: prometheus-client's default buckets (seconds), so dashboards need no setup.
+BUCKETS: Final = (
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.25,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    7.5,
+    10.0,
+)
+
+
+class Histogram:
+    """Counts per bucket (not cumulative) and the sum; +Inf is the last bucket."""
+
+    __slots__ = ("counts", "sum")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.sum = 0.0
+
+    def observe(self, value: float) -> None:
+        self.counts[bisect.bisect_left(BUCKETS, value)] += 1
+        self.sum += value
+
+
+class Recorder:
+    """What the supervisors of one name observed."""
+
+    __slots__ = ("durations", "restarts", "waits")
+
+    def __init__(self) -> None:
+        self.durations = Histogram()
+        self.waits = Histogram()
+        self.restarts = 0
+
+    def attempt(self, started: float, ended: float, first_wait: float | None) -> None:
+        """An attempt ran from ``started`` to ``ended``; ``first_wait``: the time its
+        task waited before its first start (on its first attempt only)."""
+        self.durations.observe(ended - started)
+        if first_wait is not None:
+            self.waits.observe(first_wait)
+
+
+class Retired:
+    """Final counts of the supervisors of one name that have exited."""
+
+    __slots__ = ("cancelled", "completed", "failed")
+
+    def __init__(self) -> None:
+        self.completed = self.failed = self.cancelled = 0
+
+
+class Observed(Protocol):
+    """A supervisor as a hub sees it (``Supervisor`` satisfies it). Plain reads of
+    ints and lengths: a scrape runs in prometheus-client's thread, and none of
+    this may iterate what the event loop changes."""
+
+    _name: str
+    _n_live: int
+    _n_running: int
+
+    @property
+    def _restarting(self) -> Sized: ...
+
+    _completed: int
+    _failed: int
+    _cancelled_count: int
+
+
+def counts(sup: Observed) -> dict[str, int]:
+    """Tasks by status now (``pending``, ``running``, ``restarting``) and finished
+    ones by outcome (``completed``, ``failed``, ``cancelled``)."""
+    restarting = len(sup._restarting)
+    return {
+        "pending": sup._n_live - sup._n_running - restarting,
+        "running": sup._n_running,
+        "restarting": restarting,
+        "completed": sup._completed,
+        "failed": sup._failed,
+        "cancelled": sup._cancelled_count,
+    }
+
+
+class MetricsHub:
+    def __init__(self) -> None:
+        self.recorders: dict[str, Recorder] = {}
+        self.retired: dict[str, Retired] = {}
+        self.live: weakref.WeakSet[Observed] = weakref.WeakSet()
+
+    def attach(self, sup: Observed) -> Recorder:
+        self.live.add(sup)
+        recorder = self.recorders.get(sup._name)
+        if recorder is None:
+            recorder = self.recorders[sup._name] = Recorder()
+        return recorder
+
+    def detach(self, sup: Observed) -> None:
+        """``sup`` exited: its counts move to its name's retired totals, so that the
+        counters a scrape sees never go back."""
+        if sup not in self.live:
+            return
+        self.live.discard(sup)
+        final = counts(sup)
+        retired = self.retired.get(sup._name)
+        if retired is None:
+            retired = self.retired[sup._name] = Retired()
+        retired.completed += final["completed"]
+        retired.failed += final["failed"]
+        retired.cancelled += final["cancelled"]

@@ -1,0 +1,151 @@
+"""Prometheus metrics of supervisors (``pip install 'trio-supervisor[prometheus]'``).
+
+::
+
+    from supervisor.metrics import instrument
+
+    async with open_supervisor("api") as sup:
+        instrument(sup)            # prometheus_client.REGISTRY by default
+        ...
+
+Exported, with the label ``supervisor`` (the name of this supervisor, and of the
+supervisors opened inside its tasks, which are instrumented with it):
+
+- ``trio_supervisor_tasks_finished_total{supervisor,outcome}``: completed, failed,
+  cancelled;
+- ``trio_supervisor_task_restarts_total{supervisor}``: restart decisions;
+- ``trio_supervisor_tasks{supervisor,status}``: pending, running, restarting, read
+  at scrape time;
+- ``trio_supervisor_task_duration_seconds{supervisor}``: each attempt's duration;
+- ``trio_supervisor_task_queue_wait_seconds{supervisor}``: each task's wait from
+  submission to its first start.
+
+Labels never carry task ids. The core only counts and buckets (no prometheus
+call on the submit -> run -> finish path); everything is built at scrape time.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast, final
+
+from prometheus_client import REGISTRY
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+)
+from prometheus_client.registry import Collector
+
+from ._metrics_hub import BUCKETS, Histogram, MetricsHub, counts
+from ._supervisor import Supervisor
+from ._util import fixup_module_metadata
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from prometheus_client.core import Metric
+    from prometheus_client.registry import CollectorRegistry
+
+__all__ = ["SupervisorCollector", "instrument"]
+
+_OUTCOMES = ("completed", "failed", "cancelled")
+_STATUSES = ("pending", "running", "restarting")
+
+
+@final
+class SupervisorCollector(Collector):
+    """The collector ``instrument`` registers (``registry.unregister(it)`` to stop)."""
+
+    def __init__(self, hub: MetricsHub) -> None:
+        self._hub = hub
+
+    def collect(self) -> Iterator[Metric]:
+        hub = self._hub
+        finished = CounterMetricFamily(
+            "trio_supervisor_tasks_finished",
+            "Tasks that ended, by outcome.",
+            labels=["supervisor", "outcome"],
+        )
+        restarts = CounterMetricFamily(
+            "trio_supervisor_task_restarts",
+            "Restart decisions (one per failure answered with a restart).",
+            labels=["supervisor"],
+        )
+        tasks = GaugeMetricFamily(
+            "trio_supervisor_tasks",
+            "Tasks that are not finished, by status.",
+            labels=["supervisor", "status"],
+        )
+        durations = HistogramMetricFamily(
+            "trio_supervisor_task_duration_seconds",
+            "How long each attempt ran.",
+            labels=["supervisor"],
+        )
+        waits = HistogramMetricFamily(
+            "trio_supervisor_task_queue_wait_seconds",
+            "How long each task waited from submission to its first start.",
+            labels=["supervisor"],
+        )
+        totals: dict[str, dict[str, int]] = {}
+        for name, retired in hub.retired.items():
+            totals[name] = {
+                "completed": retired.completed,
+                "failed": retired.failed,
+                "cancelled": retired.cancelled,
+                "pending": 0,
+                "running": 0,
+                "restarting": 0,
+            }
+        for sup in list(hub.live):
+            now = counts(sup)
+            total = totals.setdefault(sup._name, dict.fromkeys(now, 0))
+            for key, value in now.items():
+                total[key] += value
+        for name in sorted(set(totals) | set(hub.recorders)):
+            total = totals.get(name, dict.fromkeys(_OUTCOMES + _STATUSES, 0))
+            for outcome in _OUTCOMES:
+                finished.add_metric([name, outcome], total[outcome])
+            for status in _STATUSES:
+                tasks.add_metric([name, status], total[status])
+            recorder = hub.recorders.get(name)
+            if recorder is not None:
+                restarts.add_metric([name], recorder.restarts)
+                _add_histogram(durations, name, recorder.durations)
+                _add_histogram(waits, name, recorder.waits)
+        yield from (finished, restarts, tasks, durations, waits)
+
+
+def _add_histogram(
+    family: HistogramMetricFamily, name: str, histogram: Histogram
+) -> None:
+    cumulative = 0
+    buckets = []
+    for bound, count in zip(
+        (*BUCKETS, float("inf")), list(histogram.counts), strict=True
+    ):
+        cumulative += count
+        buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
+    family.add_metric([name], buckets, histogram.sum)
+
+
+def instrument(
+    sup: Supervisor, registry: CollectorRegistry = REGISTRY
+) -> SupervisorCollector:
+    """Export ``sup``'s metrics, and those of the supervisors opened inside its
+    tasks, to ``registry``. Call it once per supervisor, inside its block (counts
+    start from the supervisor's opening; histograms from this call)."""
+    if not isinstance(cast("object", sup), Supervisor):
+        msg = f"instrument() takes a Supervisor, got {sup!r}"
+        raise TypeError(msg)
+    if sup._metrics_hub is not None:
+        msg = f"supervisor {sup._name!r} is instrumented already (or nested in one that is)"
+        raise ValueError(msg)
+    hub = MetricsHub()
+    sup._metrics_hub = hub
+    sup._metrics = hub.attach(sup)
+    collector = SupervisorCollector(hub)
+    registry.register(collector)
+    return collector
+
+
+fixup_module_metadata(__name__, globals())
