@@ -26,7 +26,8 @@ call on the submit -> run -> finish path); everything is built at scrape time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast, final
+import sys
+from typing import TYPE_CHECKING, final
 
 from prometheus_client import REGISTRY
 from prometheus_client.core import (
@@ -36,7 +37,9 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from ._metrics_hub import BUCKETS, Histogram, MetricsHub, counts
+from ._checks import check_seconds
+from ._metrics_hub import MetricsHub, counts
+from ._prometheus import add_histogram
 from ._supervisor import Supervisor
 from ._util import fixup_module_metadata
 
@@ -45,6 +48,8 @@ if TYPE_CHECKING:
 
     from prometheus_client.core import Metric
     from prometheus_client.registry import CollectorRegistry
+
+    from .redis import Queue, Worker
 
 __all__ = ["SupervisorCollector", "instrument"]
 
@@ -110,42 +115,54 @@ class SupervisorCollector(Collector):
             recorder = hub.recorders.get(name)
             if recorder is not None:
                 restarts.add_metric([name], recorder.restarts)
-                _add_histogram(durations, name, recorder.durations)
-                _add_histogram(waits, name, recorder.waits)
+                add_histogram(durations, [name], recorder.durations)
+                add_histogram(waits, [name], recorder.waits)
         yield from (finished, restarts, tasks, durations, waits)
 
 
-def _add_histogram(
-    family: HistogramMetricFamily, name: str, histogram: Histogram
-) -> None:
-    cumulative = 0
-    buckets = []
-    for bound, count in zip(
-        (*BUCKETS, float("inf")), list(histogram.counts), strict=True
-    ):
-        cumulative += count
-        buckets.append(("+Inf" if bound == float("inf") else repr(bound), cumulative))
-    family.add_metric([name], buckets, histogram.sum)
-
-
 def instrument(
-    sup: Supervisor, registry: CollectorRegistry = REGISTRY
-) -> SupervisorCollector:
-    """Export ``sup``'s metrics, and those of the supervisors opened inside its
-    tasks, to ``registry``. Call it once per supervisor, inside its block (counts
-    start from the supervisor's opening; histograms from this call)."""
-    if not isinstance(cast("object", sup), Supervisor):
-        msg = f"instrument() takes a Supervisor, got {sup!r}"
+    target: Supervisor | Worker | Queue,
+    registry: CollectorRegistry = REGISTRY,
+    *,
+    interval: float = 5.0,
+) -> Collector:
+    """Export the metrics of ``target`` to ``registry`` and return the collector.
+
+    - A ``Supervisor``: its metrics and those of the supervisors opened inside its
+      tasks; once per supervisor, inside its block.
+    - A ``supervisor.redis`` worker (``open_worker``): jobs finished by job and
+      outcome, job durations, redeliveries by reason, jobs held.
+    - A ``supervisor.redis`` queue (``open_queue``): its depth by state and its live
+      workers, read every ``interval`` seconds by a task of the queue.
+    """
+    redis = sys.modules.get("supervisor.redis")
+    if redis is not None and isinstance(target, redis.Worker):
+        from .redis._metrics import WorkerCollector
+
+        collector: Collector = WorkerCollector(target._state)
+        registry.register(collector)
+        return collector
+    if redis is not None and isinstance(target, redis.Queue):
+        from .redis._metrics import QueueCollector
+
+        check_seconds("interval", interval, zero_ok=False, none_ok=False)
+        queue_collector = QueueCollector(target, interval)
+        target._link.task_group.start_soon(queue_collector.refresh)
+        registry.register(queue_collector)
+        return queue_collector
+    if not isinstance(target, Supervisor):
+        msg = f"instrument() takes a Supervisor, a Worker or a Queue, got {target!r}"
         raise TypeError(msg)
+    sup = target
     if sup._metrics_hub is not None:
         msg = f"supervisor {sup._name!r} is instrumented already (or nested in one that is)"
         raise ValueError(msg)
     hub = MetricsHub()
     sup._metrics_hub = hub
     sup._metrics = hub.attach(sup)
-    collector = SupervisorCollector(hub)
-    registry.register(collector)
-    return collector
+    supervisor_collector = SupervisorCollector(hub)
+    registry.register(supervisor_collector)
+    return supervisor_collector
 
 
 fixup_module_metadata(__name__, globals())

@@ -10,6 +10,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SupervisorClosed, TaskTimeout
+from .._metrics_hub import Histogram
 from .._status import TaskStatus
 from ._worker_state import LocalJob
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("supervisor.redis")
 _COMPLETED = TaskStatus.COMPLETED
 _FAILED = TaskStatus.FAILED
+_CANCELLED = TaskStatus.CANCELLED
 
 
 async def _attempt(
@@ -143,7 +145,14 @@ def on_job_event(state: WorkerState, event: TaskEvent) -> None:
     job = state.by_task.pop(event.task_id, None)
     if job is None:
         return
-    job.handle = None
+    handle, job.handle = job.handle, None
+    if handle is not None and event.new is not _CANCELLED:
+        started = handle.started_at
+        assert started is not None
+        durations = state.durations.get(job.name)
+        if durations is None:
+            durations = state.durations[job.name] = Histogram()
+        durations.observe(event.at - started)
     if event.new is _COMPLETED:
         try:
             result = state.codec.encode(job.value)

@@ -206,6 +206,7 @@ async def open_queue(
                     codec=JsonCodec() if codec is None else codec,
                     result_ttl_ms=math.ceil(result_ttl * 1000),
                     waiters=ResultWaiters(client, keys, tg),
+                    task_group=tg,
                 )
             )
             try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import attrs
 import coredis
+from anyio.abc import TaskGroup
 
 from ._codec import Codec
 from ._keys import QueueKeys
@@ -21,6 +22,8 @@ class QueueLink:
     codec: Codec
     result_ttl_ms: int
     waiters: ResultWaiters
+    #: The queue's own task group (result waiters, metrics refresh).
+    task_group: TaskGroup
     #: Set when the open_queue block exits: the connection is gone.
     closed: bool = False
 

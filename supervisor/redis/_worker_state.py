@@ -5,6 +5,7 @@ waiting to be stored."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from typing import Any, Final, Literal
 
 import anyio
@@ -12,6 +13,7 @@ import attrs
 import coredis
 
 from .._handle import TaskHandle
+from .._metrics_hub import Histogram
 from .._supervisor import Supervisor
 from ._codec import Codec
 from ._keys import QueueKeys
@@ -73,16 +75,19 @@ class InFlight:
 
 
 class Outcomes:
-    """Outcomes of finished jobs, waiting for the flusher to store them."""
+    """Outcomes of finished jobs, waiting for the flusher to store them; and how
+    many of each kind, by job name, since the worker started (for metrics)."""
 
     def __init__(self) -> None:
         self.waiting: list[tuple[LocalJob, OutcomeKind, bytes | str, int]] = []
         self._added = anyio.Event()
+        self.counts: Counter[tuple[str, OutcomeKind]] = Counter()
 
     def put(
         self, job: LocalJob, kind: OutcomeKind, a: bytes | str = "", b: int = 0
     ) -> None:
         self.waiting.append((job, kind, a, b))
+        self.counts[job.name, kind] += 1
         self._added.set()
 
     async def wait(self) -> None:
@@ -110,6 +115,8 @@ class WorkerState:
     jobs: Supervisor = attrs.field(init=False)
     inflight: InFlight = attrs.field(init=False)
     outcomes: Outcomes = attrs.field(factory=Outcomes, init=False)
+    #: Attempt durations by job name (for metrics).
+    durations: dict[str, Histogram] = attrs.field(factory=dict, init=False)
     #: Task id -> job, for the jobs whose attempt runs now.
     by_task: dict[int, LocalJob] = attrs.field(factory=dict, init=False)
     #: While the fetcher waits for room: the flusher then fetches for the slots it
