@@ -3,7 +3,7 @@ plain against instrumented, in the same run (interleaved). Real clock; prints
 min / median / max per task and the ratio of medians; asserts nothing.
 
 Run: ``.venv/bin/python benchmarks/bench_observability.py [--runs N]`` (needs the
-``prometheus`` extra).
+``prometheus`` and ``otel`` extras, and opentelemetry-sdk).
 """
 
 from __future__ import annotations
@@ -15,10 +15,13 @@ import time
 from collections.abc import Awaitable, Callable
 
 import trio
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from prometheus_client import CollectorRegistry, generate_latest
 
 from supervisor import open_supervisor
 from supervisor.metrics import instrument
+from supervisor.tracing import instrument as trace_attempts
 
 
 async def noop() -> None:
@@ -45,6 +48,41 @@ async def with_metrics(n: int) -> float:
     return elapsed
 
 
+async def with_tracing(n: int) -> float:
+    provider = TracerProvider()  # spans made and ended, exported nowhere
+    t0 = time.perf_counter()
+    async with open_supervisor() as sup:
+        trace_attempts(sup, provider)
+        for _ in range(n):
+            sup.submit_nowait(noop)
+    return time.perf_counter() - t0
+
+
+async def with_sampled_tracing(n: int) -> float:
+    provider = TracerProvider(sampler=TraceIdRatioBased(0.1))  # 1 trace in 10 kept
+    t0 = time.perf_counter()
+    async with open_supervisor() as sup:
+        trace_attempts(sup, provider)
+        for _ in range(n):
+            sup.submit_nowait(noop)
+    return time.perf_counter() - t0
+
+
+async def bare_sdk_spans(n: int) -> float:
+    """The floor of a span per task: bare trio, one SDK span around each."""
+    tracer = TracerProvider().get_tracer("bench")
+
+    async def spanned() -> None:
+        with tracer.start_as_current_span("noop"):
+            await noop()
+
+    t0 = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(spanned)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=9)
@@ -53,6 +91,9 @@ def main() -> None:
     benches: dict[str, Callable[[int], Awaitable[float]]] = {
         "plain": plain,
         "metrics (supervisor.metrics)": with_metrics,
+        "tracing (supervisor.tracing)": with_tracing,
+        "tracing, 10% sampled": with_sampled_tracing,
+        "bare trio + an SDK span per task": bare_sdk_spans,
     }
     times: dict[str, list[float]] = {name: [] for name in benches}
     for _ in range(args.runs):

@@ -116,6 +116,8 @@ class Running(Admission):
         exception: BaseException | None = None
         starter = None if extra is None or extra.starter is None else TaskStarter(h)
         _set_current_handle(h)  # this task's own copy of the context
+        tracing = self._tracing
+        span = None if tracing is None else tracing.begin(h)
         try:
             with scope:
                 if starter is None:
@@ -136,6 +138,9 @@ class Running(Admission):
                 # propagates), then let it out.
                 self._cancel_all()
                 self._finish(h, _CANCELLED)
+                if span is not None:
+                    assert tracing is not None
+                    tracing.end(span, _CANCELLED, exc)
                 raise
         else:
             if not scope.cancelled_caught:
@@ -159,6 +164,9 @@ class Running(Admission):
                 )
                 exception = TaskTimeout(msg)
         delay = self._finish(h, ended, value, exception)
+        if span is not None:
+            assert tracing is not None
+            tracing.end(span, ended, exception)
         metrics = self._metrics
         if metrics is not None:
             started = h._started_at

@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from ._metrics_hub import MetricsHub, Recorder
     from ._spec import AutoShutdown
     from ._status import TaskEvent, TaskStatus
+    from ._tracing_hook import AttemptTracing
 
 
 class SupervisorState:
@@ -111,6 +112,7 @@ class SupervisorState:
         "_subscribers",
         "_tasks",
         "_token",
+        "_tracing",
         "_unretrieved",
         "_window",
     )
@@ -217,6 +219,8 @@ class SupervisorState:
         # to (its own instrument(), or that of the supervisor it is nested in).
         self._metrics: Recorder | None = None
         self._metrics_hub: MetricsHub | None = None
+        # supervisor.tracing: begins and ends a span around each attempt.
+        self._tracing: AttemptTracing | None = None
         # The scope of the task that listens for shutdown_on signals, if any.
         self._signal_scope: Any = None
         # Failures waiting to be retrieved, or logged (log_failures="unretrieved").

@@ -626,6 +626,7 @@ async def open_supervisor(
     parent = _CURRENT_SUPERVISOR.get()
     if parent is not None and not parent._done.is_set():
         sup._actors = parent._actors
+        sup._tracing = parent._tracing  # traced too, when the parent is
         hub = parent._metrics_hub
         if hub is not None:  # the parent is instrumented: so is what it runs
             sup._metrics_hub = hub
