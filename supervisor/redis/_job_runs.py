@@ -39,9 +39,11 @@ def start_job(
     name: str,
     payload: bytes,
     attempt: int,
+    trace: bytes = b"",
 ) -> None:
     """Run one job that the begin script handed to this worker. It is in flight
-    from here until its outcome is stored."""
+    from here until its outcome is stored. ``trace``: the W3C traceparent the job
+    was enqueued with (b"" for none)."""
     job = LocalJob(entry, job_id, name, attempt)
     state.inflight.add(job)
     definition = state.registry.get(name)
@@ -64,6 +66,12 @@ def start_job(
         state.outcomes.put(job, "dead", f"its payload does not decode: {exc!r}")
         return
     job.definition = definition
+    tracing = state.tracing
+    token = None
+    if tracing is not None:
+        # The job's task copies the current context: its "process" span is current
+        # in it, a child of the "send" span of the process that enqueued it.
+        job.span, token = tracing.process(state.keys.queue, job_id, name, trace)
     try:
         handle = state.jobs.submit_nowait(
             _attempt, job, definition.fn, args, name=name, timeout=definition.timeout
@@ -71,6 +79,9 @@ def start_job(
     except SupervisorClosed:  # the worker began to drain while the job was begun
         state.outcomes.put(job, "back")
         return
+    finally:
+        if tracing is not None:
+            tracing.detach(token)
     job.handle = handle
     state.by_task[handle.id] = job
     state.started += 1
@@ -146,6 +157,10 @@ def on_job_event(state: WorkerState, event: TaskEvent) -> None:
     if job is None:
         return
     handle, job.handle = job.handle, None
+    if job.span is not None:
+        assert state.tracing is not None
+        state.tracing.processed(job.span, event.new.value, event.exception)
+        job.span = None
     if handle is not None and event.new is not _CANCELLED:
         started = handle.started_at
         assert started is not None
@@ -191,7 +206,7 @@ def cancel_job(state: WorkerState, job: LocalJob, *, fenced: bool) -> None:
 
 
 def start_all(state: WorkerState, reply: list[Any]) -> None:
-    """Start the jobs a fetch, reclaim or refill script began (five fields each)."""
-    for i in range(0, len(reply), 5):
-        entry, job_id, name, payload, attempt = reply[i : i + 5]
-        start_job(state, entry, job_id.decode(), name.decode(), payload, attempt)
+    """Start the jobs a fetch, reclaim or refill script began (six fields each)."""
+    for i in range(0, len(reply), 6):
+        entry, job_id, name, payload, attempt, trace = reply[i : i + 6]
+        start_job(state, entry, job_id.decode(), name.decode(), payload, attempt, trace)

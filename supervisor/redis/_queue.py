@@ -105,9 +105,23 @@ class Queue:
         name = job_name_of(job)
         kind, when = _when(delay, at)
         payload = encode_arguments(self.codec, name, args)
-        reply = await self.scripts.call(
-            "enqueue", uuid.uuid4().hex, name, payload, _check_key(key), kind, when
-        )
+        key_ = _check_key(key)
+        job_id = uuid.uuid4().hex
+        tracing = self._link.tracing
+        if tracing is None:
+            reply = await self.scripts.call(
+                "enqueue", job_id, name, payload, key_, kind, when, ""
+            )
+        else:
+            span, trace = tracing.send(self.name, job_id, 1)
+            try:
+                reply = await self.scripts.call(
+                    "enqueue", job_id, name, payload, key_, kind, when, trace
+                )
+            except BaseException as exc:
+                tracing.sent(span, exc)
+                raise
+            tracing.sent(span, None)
         return JobHandle(reply[0].decode(), queue=self._link)
 
     async def enqueue_many(
@@ -123,15 +137,31 @@ class Queue:
         Every payload is encoded before anything is sent: a TypeError adds none."""
         name = job_name_of(job)
         kind, when = _when(delay, at)
+        payloads = [encode_arguments(self.codec, name, tuple(a)) for a in arguments]
+        ids = [uuid.uuid4().hex for _ in payloads]
+        tracing = self._link.tracing
+        span, trace = (
+            (None, "")
+            if tracing is None
+            else tracing.send(self.name, ids[0] if ids else "", len(ids))
+        )
         flat: list[str | bytes | int] = []
-        for args in arguments:
-            payload = encode_arguments(self.codec, name, tuple(args))
-            flat += (uuid.uuid4().hex, name, payload, "", kind, when)
+        for job_id, payload in zip(ids, payloads, strict=True):
+            flat += (job_id, name, payload, "", kind, when, trace)
         handles = []
-        step = BATCH * 6
-        for start in range(0, len(flat), step):
-            reply = await self.scripts.call_many("enqueue", flat[start : start + step])
-            handles += [JobHandle(i.decode(), queue=self._link) for i in reply[::2]]
+        step = BATCH * 7
+        try:
+            for start in range(0, len(flat), step):
+                reply = await self.scripts.call_many(
+                    "enqueue", flat[start : start + step]
+                )
+                handles += [JobHandle(i.decode(), queue=self._link) for i in reply[::2]]
+        except BaseException as exc:
+            if tracing is not None:
+                tracing.sent(span, exc)
+            raise
+        if tracing is not None:
+            tracing.sent(span, None)
         return handles
 
     def job(self, job_id: str) -> JobHandle:

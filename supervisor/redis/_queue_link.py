@@ -11,6 +11,7 @@ from ._codec import Codec
 from ._keys import QueueKeys
 from ._results import ResultWaiters
 from ._scripts import Scripts
+from ._tracing_hook import JobTracing
 
 
 @attrs.define(eq=False)
@@ -24,6 +25,8 @@ class QueueLink:
     waiters: ResultWaiters
     #: The queue's own task group (result waiters, metrics refresh).
     task_group: TaskGroup
+    #: supervisor.tracing of the jobs enqueued here, when the queue is traced.
+    tracing: JobTracing | None = None
     #: Set when the open_queue block exits: the connection is gone.
     closed: bool = False
 

@@ -19,6 +19,7 @@ from ._codec import Codec
 from ._keys import QueueKeys
 from ._registry import JobDefinition, JobRegistry
 from ._scripts import Scripts
+from ._tracing_hook import JobTracing
 
 #: Outcomes stored per script call.
 OUTCOME_BATCH: Final = 500
@@ -42,6 +43,8 @@ class LocalJob:
     cancel_requested: bool = False
     #: Its lease was lost: another worker may run it; nothing is stored from here.
     fenced: bool = False
+    #: Its "process" span, while it runs on a traced worker.
+    span: object = None
 
 
 class InFlight:
@@ -115,6 +118,8 @@ class WorkerState:
     jobs: Supervisor = attrs.field(init=False)
     inflight: InFlight = attrs.field(init=False)
     outcomes: Outcomes = attrs.field(factory=Outcomes, init=False)
+    #: supervisor.tracing of jobs, when the worker is traced.
+    tracing: JobTracing | None = attrs.field(default=None, init=False)
     #: Attempt durations by job name (for metrics).
     durations: dict[str, Histogram] = attrs.field(factory=dict, init=False)
     #: Task id -> job, for the jobs whose attempt runs now.

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 
 from supervisor import current_handle
 from supervisor.redis import Backoff, JobRegistry
@@ -131,3 +132,13 @@ async def gauge(seconds: float) -> None:
         await anyio.sleep(seconds)
     finally:
         gauge_now -= 1
+
+
+@registry.job
+async def traced_work() -> str:
+    """Returns the id of the span current inside the job (its "process" span when
+    the worker is traced)."""
+    from opentelemetry import trace
+
+    await anyio.lowlevel.checkpoint()
+    return format(trace.get_current_span().get_span_context().span_id, "016x")

@@ -87,7 +87,7 @@ end
 local function begin_one(entry, id, consumer, solo, max_deliveries, reclaimed, ttl, now)
   local jk = job_key(id)
   local f = redis.call('HMGET', jk, 'status', 'name', 'args', 'attempts',
-    'deliveries', 'solo', 'cancel', 'entry')
+    'deliveries', 'solo', 'cancel', 'entry', 'trace')
   local status = f[1]
   if not status or TERMINAL[status] then
     release(entry)
@@ -122,7 +122,7 @@ local function begin_one(entry, id, consumer, solo, max_deliveries, reclaimed, t
   if not redis.call('HGET', jk, 'started') then
     redis.call('HSET', jk, 'started', now)
   end
-  return {entry, id, f[2], f[3], attempts}
+  return {entry, id, f[2], f[3], attempts, f[9] or ''}
 end
 
 -- Reads up to `count` new entries for `consumer` (never blocking) and begins

@@ -1,10 +1,11 @@
 -- ARGV: prefix, then per job: id, name, args, key ('' for none), when kind
--- ('n' now, 'd' delay in ms, 'a' at epoch ms), when value.
+-- ('n' now, 'd' delay in ms, 'a' at epoch ms), when value, trace context (a W3C
+-- traceparent, '' for none).
 -- Returns per job: the job id (an existing one when its key deduplicated it) and
 -- 1 when it was created, 0 when deduplicated.
 local now = now_ms()
 local out = {}
-for i = 2, #ARGV, 6 do
+for i = 2, #ARGV, 7 do
   local id, name, args, key = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
   local kind, when = ARGV[i + 4], tonumber(ARGV[i + 5])
   local existing = nil
@@ -34,6 +35,9 @@ for i = 2, #ARGV, 6 do
     local jk = job_key(id)
     redis.call('HSET', jk, 'name', name, 'args', args, 'attempts', 0,
       'deliveries', 0, 'key', key, 'created', now)
+    if ARGV[i + 6] ~= '' then
+      redis.call('HSET', jk, 'trace', ARGV[i + 6])
+    end
     if run_at > now then
       redis.call('HSET', jk, 'status', 'delayed', 'run_at', run_at)
       redis.call('ZADD', DELAYED, run_at, id)
