@@ -68,6 +68,16 @@ async def with_sampled_tracing(n: int) -> float:
     return time.perf_counter() - t0
 
 
+async def with_api_only_tracing(n: int) -> float:
+    """Instrumented, but no SDK configured: the API's no-op tracer."""
+    t0 = time.perf_counter()
+    async with open_supervisor() as sup:
+        trace_attempts(sup)
+        for _ in range(n):
+            sup.submit_nowait(noop)
+    return time.perf_counter() - t0
+
+
 async def bare_sdk_spans(n: int) -> float:
     """The floor of a span per task: bare trio, one SDK span around each."""
     tracer = TracerProvider().get_tracer("bench")
@@ -93,6 +103,7 @@ def main() -> None:
         "metrics (supervisor.metrics)": with_metrics,
         "tracing (supervisor.tracing)": with_tracing,
         "tracing, 10% sampled": with_sampled_tracing,
+        "tracing, API only (no SDK)": with_api_only_tracing,
         "bare trio + an SDK span per task": bare_sdk_spans,
     }
     times: dict[str, list[float]] = {name: [] for name in benches}

@@ -53,11 +53,10 @@ class _Tracing:
         self._tracer = tracer
 
     def begin(self, h: TaskHandle[Any], /) -> object:
-        sup = cast("Supervisor", h._sup)
         span = self._tracer.start_span(
             h._name,
             attributes={
-                "trio_supervisor.supervisor": sup.name,
+                "trio_supervisor.supervisor": cast("Supervisor", h._sup)._name,
                 "trio_supervisor.task.name": h._name,
                 "trio_supervisor.task.id": h._id,
                 "trio_supervisor.task.attempt": h._attempts,
