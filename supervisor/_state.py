@@ -25,6 +25,7 @@ here once and defined by the job that owns it.
 from __future__ import annotations
 
 import random
+import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -92,10 +93,12 @@ class SupervisorState:
         "_n_significant_live",
         "_n_slots",
         "_name",
+        "_nested",
         "_next_id",
         "_next_order",
         "_on_event",
         "_opened_at",
+        "_opened_in",
         "_outer",
         "_permanent",
         "_phase",
@@ -219,6 +222,10 @@ class SupervisorState:
         # to (its own instrument(), or that of the supervisor it is nested in).
         self._metrics: Recorder | None = None
         self._metrics_hub: MetricsHub | None = None
+        # Supervisors opened inside this one's tasks (supervisor.console draws the
+        # tree), and the task this one was opened in, if any.
+        self._nested: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._opened_in: TaskHandle[Any] | None = None
         # supervisor.tracing: begins and ends a span around each attempt.
         self._tracing: AttemptTracing | None = None
         # The scope of the task that listens for shutdown_on signals, if any.

@@ -627,6 +627,8 @@ async def open_supervisor(
     if parent is not None and not parent._done.is_set():
         sup._actors = parent._actors
         sup._tracing = parent._tracing  # traced too, when the parent is
+        sup._opened_in = current_handle()
+        parent._nested.add(sup)
         hub = parent._metrics_hub
         if hub is not None:  # the parent is instrumented: so is what it runs
             sup._metrics_hub = hub
@@ -671,6 +673,8 @@ async def open_supervisor(
             sup._unretrieved.log_all()  # the block exits: what is left is logged
         if sup._metrics_hub is not None:
             sup._metrics_hub.detach(sup)
+        if parent is not None:
+            parent._nested.discard(sup)
         if host_extra is not None and host_extra.stop_hooks is not None:
             host_extra.stop_hooks.remove(sup._stop_from_inside)
     if raise_this is not None:
