@@ -1,4 +1,4 @@
-"""Command line: ``python -m supervisor demo`` and ``python -m supervisor worker``."""
+"""Command line: ``python -m supervisor demo``, ``worker`` and ``top``."""
 
 from __future__ import annotations
 
@@ -31,7 +31,26 @@ def main(argv: list[str] | None = None) -> int:
     else:
         _cli.add_worker_parser(sub)
         run_worker = _cli.run_worker
+    run_top: Callable[[argparse.Namespace], int] | None = None
+    try:
+        from .redis import _top  # needs the redis and console extras
+    except ImportError as exc:
+        missing_top = str(exc)
+        top = sub.add_parser("top", help="a live view of Redis queues and workers")
+        top.add_argument("rest", nargs=argparse.REMAINDER)
+    else:
+        _top.add_top_parser(sub)
+        run_top = _top.run_top
     args = parser.parse_args(argv)
+    if args.command == "top":
+        if run_top is None:
+            print(
+                f"python -m supervisor top needs the redis and console extras: "
+                f"pip install 'trio-supervisor[redis,console]' ({missing_top})",
+                file=sys.stderr,
+            )
+            return 2
+        return run_top(args)
     if args.command == "worker":
         if run_worker is None:
             print(

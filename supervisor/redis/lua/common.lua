@@ -39,6 +39,7 @@ end
 -- stays until it is requeued or purged) and wake whoever awaits its result.
 local function finish(jk, id, status, now, ttl)
   redis.call('HSET', jk, 'status', status, 'finished', now)
+  redis.call('INCR', P .. 'finished')  -- the rate `top` shows
   local key = redis.call('HGET', jk, 'key')
   if key and key ~= '' then
     local dk = P .. 'key:' .. key

@@ -1,0 +1,85 @@
+"""``python -m supervisor top``: against a real redis-server with a worker."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+pytest.importorskip("rich")
+
+from rich.console import Console
+
+from supervisor.redis import open_queue, open_worker
+from supervisor.redis._connection import connect
+from supervisor.redis._top import look, queue_names, render
+
+from . import jobs
+from .fleet import ROOT
+from .helpers import wait_until, workers_are
+
+pytestmark = pytest.mark.anyio
+
+
+def text_of(renderable: object) -> str:
+    console = Console(record=True, width=160, color_system=None)
+    console.print(renderable)
+    return console.export_text()
+
+
+async def test_the_view_shows_queues_workers_and_the_finish_rate(
+    url: str, queue: str
+) -> None:
+    async with open_queue(url, queue) as q, connect(url) as client:
+        await q.enqueue_many("add", [(1, 1)] * 5)
+        await q.enqueue("add", 1, 1, delay=60)
+        assert queue in await queue_names(client)
+        before = await look(client, queue)
+        async with open_worker(url, queue, jobs.registry, name="w-top", concurrency=4):
+            await wait_until(lambda: workers_are(q, 1))
+            await wait_until(lambda: _ready_is(q, 0))
+            after = await look(client, queue)
+            text = text_of(render([after], {queue: before}))
+    assert after.finished - before.finished == 5
+    rows = [cells(line) for line in text.splitlines() if line.startswith("│")]
+    [row] = [r for r in rows if r[0] == queue and r[1].isdigit()]
+    assert row[:6] == [queue, "0", "1", "0", "0", "1"]
+    assert float(row[6].replace(",", "")) > 0  # done/s
+    [worker] = [r for r in rows if len(r) == 7 and r[1] == "w-top"]
+    assert worker[4] == "0/4"
+    assert worker[6] == "running"
+
+
+def cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.strip().strip("│").split("│")]
+
+
+async def _ready_is(q: object, n: int) -> bool:
+    return (await q.stats()).ready == n  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_the_top_command_prints_one_view(url: str, queue: str) -> None:
+    async with open_queue(url, queue) as q:
+        await q.enqueue("add", 1, 1)
+        done = subprocess.run(  # noqa: ASYNC221 - a short command, bounded
+            [
+                sys.executable,
+                "-m",
+                "supervisor",
+                "top",
+                "--url",
+                url,
+                "--queue",
+                queue,
+                "--once",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    assert done.returncode == 0, done.stderr
+    assert queue in done.stdout
+    assert "ready" in done.stdout
