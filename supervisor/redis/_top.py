@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.table import Table
 
 from ._connection import connect
-from ._keys import QueueKeys
+from ._keys import GROUP, QueueKeys
 from ._records import QueueStats
 from ._scripts import Scripts
 
@@ -62,6 +62,16 @@ async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
     finished = int(await client.get(keys.prefix + "finished") or 0)
     now_ms = (await client.time()).timestamp() * 1000
     views = []
+    # Held jobs per consumer, from the pending list itself: exact now, where the
+    # worker's heartbeat would be up to a beat old.
+    held: dict[str, int] = {}
+    if in_flight:
+        summary = await client.xpending(keys.stream, GROUP)
+        consumers = getattr(summary, "consumers", None) or {}
+        held = {
+            (c.decode() if isinstance(c, bytes) else str(c)): int(n)
+            for c, n in consumers.items()
+        }
     live = await client.zrange(keys.workers, now_ms, "+inf", sortby=PureToken.BYSCORE)
     for consumer in live:
         name = consumer.decode()
@@ -71,7 +81,7 @@ async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
                 name=name,
                 host=fields.get(b"host", b"?").decode(),
                 pid=fields.get(b"pid", b"?").decode(),
-                running=int(fields.get(b"running", 0)),
+                running=held.get(name, 0),
                 concurrency=int(fields.get(b"concurrency", 0)),
                 beat_age=(now_ms - int(fields.get(b"beat", now_ms))) / 1000,
                 draining=fields.get(b"draining") == b"1",

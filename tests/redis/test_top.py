@@ -47,7 +47,7 @@ async def test_the_view_shows_queues_workers_and_the_finish_rate(
     assert row[:6] == [queue, "0", "1", "0", "0", "1"]
     assert float(row[6].replace(",", "")) > 0  # done/s
     [worker] = [r for r in rows if len(r) == 7 and r[1] == "w-top"]
-    assert worker[4] == "0/4"
+    assert worker[4] == "0/4"  # done: it holds nothing
     assert worker[6] == "running"
 
 
@@ -57,6 +57,18 @@ def cells(line: str) -> list[str]:
 
 async def _ready_is(q: object, n: int) -> bool:
     return (await q.stats()).ready == n  # type: ignore[attr-defined, no-any-return]
+
+
+async def test_a_worker_row_counts_the_jobs_it_holds_now(url: str, queue: str) -> None:
+    async with open_queue(url, queue) as q, connect(url) as client:
+        await q.enqueue_many("hold", [(f"{queue}-{i}", 60) for i in range(3)])
+        async with open_worker(  # drain_timeout=0: the held jobs go back at once
+            url, queue, jobs.registry, name="w-held", concurrency=4, drain_timeout=0
+        ) as w:
+            await wait_until(lambda: w.holding == 3)
+            view = await look(client, queue)
+            [worker] = view.workers
+            assert (worker.name, worker.running, worker.concurrency) == ("w-held", 3, 4)
 
 
 async def test_the_top_command_prints_one_view(url: str, queue: str) -> None:
