@@ -17,6 +17,7 @@ from ._supervisor import open_supervisor
 if TYPE_CHECKING:
     from ._events import EventSubscription
     from ._health import HealthReport
+    from ._supervisor import Supervisor
 
 _MARKS = {
     TaskStatus.PENDING: "queued",
@@ -71,6 +72,19 @@ async def _show_events(subscription: EventSubscription, out: TextIO, t0: float) 
                 f"{_MARKS[e.new]}{extra}",
                 file=out,
             )
+
+
+def _print_tree(sup: Supervisor, out: TextIO, at: float) -> None:
+    """The live view's picture of the tree at this moment (with the console
+    extra, rich; without it, nothing)."""
+    try:
+        from rich.console import Console
+
+        from .console import render
+    except ImportError:
+        return
+    print(f"  {at:5.2f}s  -> the tree now (supervisor.console.render):", file=out)
+    Console(file=out, width=80, highlight=False).print(render(sup))
 
 
 def _print_report(report: HealthReport, out: TextIO) -> None:
@@ -145,7 +159,9 @@ async def demo(out: TextIO = sys.stdout, *, seed: int = 7) -> HealthReport:
                 doomed = await sup.submit(fetch, 5.0, name="doomed")
                 for i in range(4, 7):
                     await sup.submit(fetch, rng.uniform(0.2, 0.6), name=f"fetch-{i}")
-                await trio.sleep(1.6)
+                await trio.sleep(1.0)
+                _print_tree(sup, out, trio.current_time() - t0)
+                await trio.sleep(0.6)
                 print(
                     f"  {trio.current_time() - t0:5.2f}s  -> cancelling #{doomed.id} {doomed.name}",
                     file=out,

@@ -65,12 +65,21 @@ def _heading(sup: Supervisor) -> Text:
     text.append(sup.name, style="bold")
     text.append("  ")
     text.append(report.status.name, style=_HEALTH_STYLE[report.status])
-    text.append(
-        f"  running {report.running}  pending {report.pending}  restarting "
-        f"{report.restarting}  |  completed {report.completed}  failed "
-        f"{report.failed}  cancelled {report.cancelled}",
-        style="dim" if report.status is Health.HEALTHY else None,
+    # Running and pending always; the other counts once they are not 0 (a
+    # heading fits 80 columns).
+    now = f"  running {report.running}  pending {report.pending}"
+    if report.restarting:
+        now += f"  restarting {report.restarting}"
+    done = "  ".join(
+        f"{label} {count}"
+        for label, count in (
+            ("completed", report.completed),
+            ("failed", report.failed),
+            ("cancelled", report.cancelled),
+        )
+        if count
     )
+    text.append(now + (f"  |  {done}" if done else ""))
     if report.reasons:
         text.append(f"  ({'; '.join(report.reasons)})", style="yellow")
     return text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 from typing import TYPE_CHECKING
 
@@ -38,6 +39,15 @@ async def test_demo_shows_every_outcome_and_a_report(
     assert text.count(restart_line) == 2
     assert (report.restarts_in_period, report.restarts_remaining) == (2, 1)
     assert report.status is Health.DEGRADED
+    if importlib.util.find_spec("rich") is None:
+        return  # without the console extra, the demo shows no tree
+    # The live view's picture of the tree, at 1.11 s
+    tree = text[text.index("the tree now") :].splitlines()
+    assert tree[1] == "demo  HEALTHY  running 3  pending 4  |  completed 3  failed 1"
+    assert tree[2] == "├── cache #1 RUNNING  attempt 2  age 1.1s  restarts 1"
+    assert all(
+        len(line) <= 80 for line in text.splitlines() if "│" in line or "──" in line
+    )
     assert report.reasons == ("failure rate 0.222 >= 0.1",)
     assert (report.running, report.pending) == (0, 0)
 
