@@ -88,7 +88,6 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         "_name",
         "_queued",
         "_result",
-        "_result_waiters",
         "_scope",
         "_started_at",
         "_started_value",
@@ -136,7 +135,6 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         self._queued = self._cancel_requested = False
         # Created by the first waiter only: most handles are never awaited.
         self._done_event: Event | None = None
-        self._result_waiters = 0
 
     # -- read-only view ---------------------------------------------------------
 
@@ -298,11 +296,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         A checkpoint. A failure it raises counts as retrieved: the supervisor does
         not log it. Cancelling the wait leaves the task untouched.
         """
-        self._result_waiters += 1
-        try:
-            await self.wait()
-        finally:
-            self._result_waiters -= 1
+        await self.wait()
         status = self._status
         if status is _COMPLETED:
             return self._result

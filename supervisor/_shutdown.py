@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from ._children import Children
-from ._logging import SHUTDOWN_REPORT_EVERY, log_signal
+from ._logging import log_signal
 from ._policy import Phase, Role, auto_shutdown_fires
 from ._spec import Restart
 from ._status import TaskStatus
@@ -115,14 +115,7 @@ class Shutdown(Children):
         idle = self._idle
         if idle is None:
             idle = self._idle = self._backend.Event()
-        while True:
-            with self._backend.CancelScope(
-                deadline=self._clock() + SHUTDOWN_REPORT_EVERY
-            ) as scope:
-                await idle.wait()
-            if not scope.cancelled_caught:
-                return
-            self._report_waiting(permanent=False)
+        await self._wait_reporting(idle, permanent=False)
 
     async def _drain(self, grace: float | None) -> None:
         """Graceful stop, in two phases.

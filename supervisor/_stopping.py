@@ -68,19 +68,25 @@ class Stopping(Running):
             raise
 
     async def _wait_for(self, ended: Event, report: bool) -> None:
-        """``ended.wait()``; with ``report``, a line every SHUTDOWN_REPORT_EVERY
-        seconds naming the PERMANENT tasks a graceful shutdown still waits for."""
-        if not report:
+        """``ended.wait()``; with ``report`` (a graceful shutdown), saying what it
+        waits for as it goes."""
+        if report:
+            await self._wait_reporting(ended, permanent=True)
+        else:
             await ended.wait()
-            return
+
+    async def _wait_reporting(self, event: Event, *, permanent: bool) -> None:
+        """``event.wait()`` for a graceful shutdown, logging every
+        SHUTDOWN_REPORT_EVERY seconds the tasks it still waits for (the PERMANENT
+        ones, or the others)."""
         while True:
             with self._backend.CancelScope(
                 deadline=self._clock() + SHUTDOWN_REPORT_EVERY
             ) as scope:
-                await ended.wait()
+                await event.wait()
             if not scope.cancelled_caught:
                 return
-            self._report_waiting(permanent=True)
+            self._report_waiting(permanent=permanent)
 
     def _report_waiting(self, *, permanent: bool) -> None:
         """A graceful shutdown still waits: say for what (the oldest few of the

@@ -574,9 +574,11 @@ async def open_supervisor(
         auto_shutdown: whether the end of significant children shuts the supervisor
             down (:class:`AutoShutdown`): the block's body is then cancelled and the
             block exits through a graceful shutdown, without an exception.
-        log_failures: ``"unretrieved"`` logs a failure at ERROR unless a caller
-            awaits the task's ``result()`` when it fails; ``"always"`` logs every
-            failure; ``"never"`` leaves failures to events and handles.
+        log_failures: ``"unretrieved"`` logs a failure once at ERROR, when its
+            handle is collected or the block exits, unless ``result()`` raised it,
+            ``handle.exception`` was read or ``start_child`` raised it;
+            ``"always"`` logs every failure when it happens; ``"never"`` leaves
+            failures to events and handles.
         shutdown_on: signals (e.g. ``(signal.SIGINT, signal.SIGTERM)``) whose first
             delivery starts a graceful shutdown and cancels the block's body, and
             whose second cancels everything; the block then exits without an
