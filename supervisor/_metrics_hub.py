@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import bisect
 import weakref
+from collections import Counter
 from typing import TYPE_CHECKING, Final, Protocol
 
 if TYPE_CHECKING:
@@ -68,15 +69,6 @@ class Recorder:
             self.waits.observe(first_wait)
 
 
-class Retired:
-    """Final counts of the supervisors of one name that have exited."""
-
-    __slots__ = ("cancelled", "completed", "failed")
-
-    def __init__(self) -> None:
-        self.completed = self.failed = self.cancelled = 0
-
-
 class Observed(Protocol):
     """A supervisor as a hub sees it (``Supervisor`` satisfies it). Plain reads of
     ints and lengths: a scrape runs in prometheus-client's thread, and none of
@@ -92,6 +84,11 @@ class Observed(Protocol):
     _completed: int
     _failed: int
     _cancelled_count: int
+
+
+#: What ended tasks are counted by, and what live ones are.
+OUTCOMES: Final = ("completed", "failed", "cancelled")
+STATUSES: Final = ("pending", "running", "restarting")
 
 
 def counts(sup: Observed) -> dict[str, int]:
@@ -111,7 +108,8 @@ def counts(sup: Observed) -> dict[str, int]:
 class MetricsHub:
     def __init__(self) -> None:
         self.recorders: dict[str, Recorder] = {}
-        self.retired: dict[str, Retired] = {}
+        #: Final counts (``counts`` keys) of the supervisors gone, by name.
+        self.retired: dict[str, Counter[str]] = {}
         self.live: weakref.WeakSet[Observed] = weakref.WeakSet()
 
     def attach(self, sup: Observed) -> Recorder:
@@ -128,9 +126,6 @@ class MetricsHub:
             return
         self.live.discard(sup)
         final = counts(sup)
-        retired = self.retired.get(sup._name)
-        if retired is None:
-            retired = self.retired[sup._name] = Retired()
-        retired.completed += final["completed"]
-        retired.failed += final["failed"]
-        retired.cancelled += final["cancelled"]
+        self.retired.setdefault(sup._name, Counter()).update(
+            {outcome: final[outcome] for outcome in OUTCOMES}
+        )

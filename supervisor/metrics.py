@@ -27,6 +27,7 @@ call on the submit -> run -> finish path); everything is built at scrape time.
 from __future__ import annotations
 
 import sys
+from collections import Counter
 from typing import TYPE_CHECKING, final
 
 from prometheus_client import REGISTRY
@@ -38,7 +39,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ._checks import check_seconds
-from ._metrics_hub import MetricsHub, counts
+from ._metrics_hub import OUTCOMES, STATUSES, MetricsHub, counts
 from ._prometheus import add_histogram
 from ._supervisor import Supervisor
 from ._util import fixup_module_metadata
@@ -52,9 +53,6 @@ if TYPE_CHECKING:
     from .redis import Queue, Worker
 
 __all__ = ["SupervisorCollector", "instrument"]
-
-_OUTCOMES = ("completed", "failed", "cancelled")
-_STATUSES = ("pending", "running", "restarting")
 
 
 @final
@@ -91,32 +89,20 @@ class SupervisorCollector(Collector):
             "How long each task waited from submission to its first start.",
             labels=["supervisor"],
         )
-        totals: dict[str, dict[str, int]] = {}
-        for name, retired in hub.retired.items():
-            totals[name] = {
-                "completed": retired.completed,
-                "failed": retired.failed,
-                "cancelled": retired.cancelled,
-                "pending": 0,
-                "running": 0,
-                "restarting": 0,
-            }
+        # Every supervisor attached has its name's recorder: live ones add their
+        # counts now to those of the ones gone.
+        totals = {name: Counter(hub.retired.get(name, ())) for name in hub.recorders}
         for sup in list(hub.live):
-            now = counts(sup)
-            total = totals.setdefault(sup._name, dict.fromkeys(now, 0))
-            for key, value in now.items():
-                total[key] += value
-        for name in sorted(set(totals) | set(hub.recorders)):
-            total = totals.get(name, dict.fromkeys(_OUTCOMES + _STATUSES, 0))
-            for outcome in _OUTCOMES:
+            totals[sup._name].update(counts(sup))
+        for name, recorder in sorted(hub.recorders.items()):
+            total = totals[name]
+            for outcome in OUTCOMES:
                 finished.add_metric([name, outcome], total[outcome])
-            for status in _STATUSES:
+            for status in STATUSES:
                 tasks.add_metric([name, status], total[status])
-            recorder = hub.recorders.get(name)
-            if recorder is not None:
-                restarts.add_metric([name], recorder.restarts)
-                add_histogram(durations, [name], recorder.durations)
-                add_histogram(waits, [name], recorder.waits)
+            restarts.add_metric([name], recorder.restarts)
+            add_histogram(durations, [name], recorder.durations)
+            add_histogram(waits, [name], recorder.waits)
         yield from (finished, restarts, tasks, durations, waits)
 
 
