@@ -12,54 +12,62 @@ from ._demo import demo
 
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from types import ModuleType
+
+
+def _load_worker() -> ModuleType:
+    from .redis import _cli  # the redis extra may be missing
+
+    return _cli
+
+
+def _load_top() -> ModuleType:
+    from .redis import _top  # needs the redis and console extras
+
+    return _top
+
+
+def _optional(
+    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    extras: str,
+    load: Callable[[], ModuleType],
+) -> Callable[[argparse.Namespace], int]:
+    """The command ``name`` of an extra (its module has ``add_parser`` and
+    ``run``), or, when the extra is missing, one that says how to install it."""
+    try:
+        module = load()
+    except ImportError as exc:
+        missing = str(exc)
+        sub.add_parser(name, help=f"needs trio-supervisor[{extras}]").add_argument(
+            "rest", nargs=argparse.REMAINDER
+        )
+
+        def hint(_args: argparse.Namespace) -> int:
+            print(
+                f"python -m supervisor {name} needs the {extras} extra: "
+                f"pip install 'trio-supervisor[{extras}]' ({missing})",
+                file=sys.stderr,
+            )
+            return 2
+
+        return hint
+    module.add_parser(sub)
+    run: Callable[[argparse.Namespace], int] = module.run
+    return run
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m supervisor")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="a short live demo of supervision (about 4 seconds)")
-    run_worker: Callable[[argparse.Namespace], int] | None = None
-    missing = ""
-    try:
-        from .redis import _cli  # the redis extra may be missing
-    except ImportError as exc:
-        missing = str(exc)
-        worker = sub.add_parser(
-            "worker", help="run jobs of a Redis queue (needs trio-supervisor[redis])"
-        )
-        worker.add_argument("rest", nargs=argparse.REMAINDER)
-    else:
-        _cli.add_worker_parser(sub)
-        run_worker = _cli.run_worker
-    run_top: Callable[[argparse.Namespace], int] | None = None
-    try:
-        from .redis import _top  # needs the redis and console extras
-    except ImportError as exc:
-        missing_top = str(exc)
-        top = sub.add_parser("top", help="a live view of Redis queues and workers")
-        top.add_argument("rest", nargs=argparse.REMAINDER)
-    else:
-        _top.add_top_parser(sub)
-        run_top = _top.run_top
+    commands = {
+        "worker": _optional(sub, "worker", "redis", _load_worker),
+        "top": _optional(sub, "top", "redis,console", _load_top),
+    }
     args = parser.parse_args(argv)
-    if args.command == "top":
-        if run_top is None:
-            print(
-                f"python -m supervisor top needs the redis and console extras: "
-                f"pip install 'trio-supervisor[redis,console]' ({missing_top})",
-                file=sys.stderr,
-            )
-            return 2
-        return run_top(args)
-    if args.command == "worker":
-        if run_worker is None:
-            print(
-                f"python -m supervisor worker needs the redis extra: "
-                f"pip install 'trio-supervisor[redis]' ({missing})",
-                file=sys.stderr,
-            )
-            return 2
-        return run_worker(args)
+    if args.command in commands:
+        return commands[args.command](args)
     trio.run(demo)
     return 0
 

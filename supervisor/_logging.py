@@ -27,10 +27,12 @@ SHUTDOWN_REPORT_NAMES: Final = 3
 
 
 def one_line(exception: BaseException | None) -> str:
+    """``"ValueError: first line of the message"`` (``"returned"`` for None)."""
     if exception is None:
         return "returned"
-    text = str(exception).splitlines()[0] if str(exception) else ""
-    return f"{type(exception).__name__}: {text}" if text else type(exception).__name__
+    lines = str(exception).splitlines()
+    name = type(exception).__name__
+    return f"{name}: {lines[0]}" if lines else name
 
 
 def log_restart(

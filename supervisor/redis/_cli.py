@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("supervisor.redis")
 
 
-def add_worker_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "worker",
         help="run jobs of a Redis queue (needs trio-supervisor[redis])",
@@ -84,7 +84,7 @@ def _announce(worker: Worker, registry: JobRegistry) -> None:
     )
 
 
-def run_worker(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     if "" not in sys.path:
         sys.path.insert(0, "")  # as `python -m` does: modules of the current directory
     registry = load_registry(args.registry)

@@ -10,6 +10,7 @@ import traceback
 from typing import TYPE_CHECKING, Any
 
 from .._errors import SupervisorClosed, TaskTimeout
+from .._logging import one_line
 from .._metrics_hub import Histogram
 from .._status import TaskStatus
 from ._worker_state import LocalJob
@@ -94,7 +95,7 @@ def _failure_event(state: WorkerState, job: LocalJob, exc: BaseException) -> str
             "event": kind,
             "worker": state.consumer,
             "attempt": job.attempt,
-            "error": f"{type(exc).__name__}: {exc}",
+            "error": one_line(exc),
             "traceback": "".join(traceback.format_exception(exc)),
         }
     )
@@ -104,15 +105,11 @@ def _failed(state: WorkerState, job: LocalJob, exc: BaseException) -> None:
     definition = job.definition
     assert definition is not None
     event = _failure_event(state, job, exc)
+    attempt = (job.id, job.name, job.attempt, definition.max_attempts, one_line(exc))
     if job.attempt >= definition.max_attempts:
         logger.error(
-            "job %s (%s) failed for good on attempt %d of %d: %s: %s",
-            job.id,
-            job.name,
-            job.attempt,
-            definition.max_attempts,
-            type(exc).__name__,
-            exc,
+            "job %s (%s) failed for good on attempt %d of %d: %s",
+            *attempt,
             exc_info=exc,
             extra=_extra(state, job),
         )
@@ -125,13 +122,8 @@ def _failed(state: WorkerState, job: LocalJob, exc: BaseException) -> None:
         else math.ceil(1000 * backoff.delay(job.attempt, state.rng))
     )
     logger.warning(
-        "job %s (%s) attempt %d of %d failed: %s: %s; retrying in %.3g s",
-        job.id,
-        job.name,
-        job.attempt,
-        definition.max_attempts,
-        type(exc).__name__,
-        exc,
+        "job %s (%s) attempt %d of %d failed: %s; retrying in %.3g s",
+        *attempt,
         delay / 1000,
         extra=_extra(state, job),
     )

@@ -140,7 +140,7 @@ def render(views: list[QueueView], previous: dict[str, QueueView]) -> Renderable
     return Group(queues, workers)
 
 
-def add_top_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "top", help="a live view of Redis queues and their workers (redis + console)"
     )
@@ -168,7 +168,7 @@ async def top(args: argparse.Namespace) -> None:
                 await anyio.sleep(args.interval)
 
 
-def run_top(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         anyio.run(top, args)
     except KeyboardInterrupt:

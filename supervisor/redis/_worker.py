@@ -261,11 +261,11 @@ async def open_worker(
                             yield worker
                         await _drain(state, jobs, drain_timeout)
                         parts.cancel()
-                    await _leave(state)
+                    await _leave(state, at_once=False)
             except BaseException:
                 # Stopped at once (a second signal, an error, a cancelled scope
                 # around the block): the jobs were cancelled where they stood.
-                await _hand_back_left(state)
+                await _leave(state, at_once=True)
                 raise
 
 
@@ -289,28 +289,20 @@ async def _drain(state: WorkerState, jobs: Supervisor, drain_timeout: float) -> 
         await state.inflight.wait_empty()
 
 
-async def _hand_back_left(state: WorkerState) -> None:
-    """Store what the cancelled jobs left (their hand-backs) so that other workers
-    take them now rather than when their leases expire. Shielded, so that it runs
-    although the worker is being cancelled, and bounded by HAND_BACK_BOUND; what it
-    cannot store in time is reclaimed after the lease, as after a kill."""
-    with anyio.CancelScope(shield=True) as scope:
-        scope.deadline = anyio.current_time() + HAND_BACK_BOUND
+async def _leave(state: WorkerState, *, at_once: bool) -> None:
+    """Store the outcomes left (after a drain: what the drain stored not; stopped
+    at once: the hand-backs of the jobs cancelled where they stood, so that other
+    workers take them now rather than when their leases expire), then leave the
+    group. Stopped at once it is shielded, since the worker is being cancelled,
+    and bounded by HAND_BACK_BOUND; else by STORE_BOUND. What it cannot store in
+    time is reclaimed after the lease, as after a kill."""
+    bound = HAND_BACK_BOUND if at_once else STORE_BOUND
+    with anyio.CancelScope(shield=at_once) as scope:
+        scope.deadline = anyio.current_time() + bound
         try:
             await store_waiting(state)
             await state.scripts.call("leave", state.consumer)
         except Exception as exc:  # Redis is down: the leases expire instead
             logger.warning(
-                "worker %s: could not hand jobs back: %s", state.consumer, exc
-            )
-
-
-async def _leave(state: WorkerState) -> None:
-    with anyio.move_on_after(STORE_BOUND):
-        try:
-            await store_waiting(state)
-            await state.scripts.call("leave", state.consumer)
-        except Exception as exc:  # Redis is down: the leases expire instead
-            logger.warning(
-                "worker %s: could not leave cleanly: %s", state.consumer, exc
+                "worker %s: could not hand jobs back and leave: %s", state.consumer, exc
             )

@@ -50,3 +50,26 @@ def test_the_worker_command_shows_its_options() -> None:
         "--max-deliveries",
     ):
         assert option in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("command", "loader", "extra"),
+    [("worker", "_load_worker", "redis"), ("top", "_load_top", "redis,console")],
+)
+def test_a_command_whose_extra_is_missing_says_how_to_install_it(
+    command: str,
+    loader: str,
+    extra: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import supervisor.__main__ as cli
+
+    def missing() -> object:
+        raise ImportError("No module named 'coredis'")
+
+    monkeypatch.setattr(cli, loader, missing)
+    assert cli.main([command, "anything", "--url", "x"]) == 2
+    err = capsys.readouterr().err
+    assert f"pip install 'trio-supervisor[{extra}]'" in err
+    assert "No module named 'coredis'" in err
