@@ -6,11 +6,6 @@ local max_deliveries, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
 local out = {}
 for i = 6, #ARGV, 2 do
-  local job = begin_one(ARGV[i], ARGV[i + 1], consumer, solo, max_deliveries, false, ttl, now)
-  if job then
-    for _, v in ipairs(job) do
-      out[#out + 1] = v
-    end
-  end
+  begin_into(out, ARGV[i], ARGV[i + 1], consumer, solo, max_deliveries, false, ttl, now)
 end
 return out

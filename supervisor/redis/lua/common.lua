@@ -126,9 +126,28 @@ local function begin_one(entry, id, consumer, solo, max_deliveries, reclaimed, t
   return {entry, id, f[2], f[3], attempts, f[9] or ''}
 end
 
+-- begin_one, its fields appended to `out` when the job is to run.
+local function begin_into(out, entry, id, consumer, solo, max_deliveries, reclaimed, ttl, now)
+  local job = begin_one(entry, id, consumer, solo, max_deliveries, reclaimed, ttl, now)
+  if job then
+    for _, v in ipairs(job) do
+      out[#out + 1] = v
+    end
+  end
+end
+
+-- The job id a stream entry carries (its fields, flat).
+local function job_id_of(fields)
+  for i = 1, #fields, 2 do
+    if fields[i] == 'id' then
+      return fields[i + 1]
+    end
+  end
+end
+
 -- Reads up to `count` new entries for `consumer` (never blocking) and begins
 -- them; appends to `out` the number read, then per job to run: entry, job id,
--- name, args, attempt number.
+-- name, args, attempt number, trace context.
 local function fetch_new(out, consumer, count, solo, max_deliveries, ttl)
   local reply = redis.call('XREADGROUP', 'GROUP', GROUP, consumer, 'COUNT', count,
     'STREAMS', STREAM, '>')
@@ -140,17 +159,6 @@ local function fetch_new(out, consumer, count, solo, max_deliveries, ttl)
   local entries = reply[1][2]
   out[#out + 1] = #entries
   for _, e in ipairs(entries) do
-    local fields, id = e[2], nil
-    for i = 1, #fields, 2 do
-      if fields[i] == 'id' then
-        id = fields[i + 1]
-      end
-    end
-    local job = begin_one(e[1], id, consumer, solo, max_deliveries, false, ttl, now)
-    if job then
-      for _, v in ipairs(job) do
-        out[#out + 1] = v
-      end
-    end
+    begin_into(out, e[1], job_id_of(e[2]), consumer, solo, max_deliveries, false, ttl, now)
   end
 end

@@ -15,12 +15,6 @@ if not claimed[1] then
   redis.call('XACK', STREAM, GROUP, entry)
   return {}
 end
-local fields = claimed[1][2]
-local id = nil
-for i = 1, #fields, 2 do
-  if fields[i] == 'id' then
-    id = fields[i + 1]
-  end
-end
-local job = begin_one(entry, id, consumer, '1', max_deliveries, true, ttl, now_ms())
-return job or {}
+local out = {}
+begin_into(out, entry, job_id_of(claimed[1][2]), consumer, '1', max_deliveries, true, ttl, now_ms())
+return out
