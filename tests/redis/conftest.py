@@ -32,30 +32,27 @@ def _need(what: str, present: bool) -> None:
     pytest.skip(f"{what} is missing")
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One server for the session; each test uses queues of its own."""
+def _serve(directory: Path) -> Iterator[RedisServer]:
     _need("redis-server", shutil.which("redis-server") is not None)
     _need("coredis", _has_coredis())
-    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server = RedisServer(directory)
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One server for the session; each test uses queues of its own."""
+    yield from _serve(tmp_path_factory.mktemp("redis"))
 
 
 @pytest.fixture
 def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A server for one test, which it may kill and restart."""
-    _need("redis-server", shutil.which("redis-server") is not None)
-    _need("coredis", _has_coredis())
-    server = RedisServer(tmp_path)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _serve(tmp_path)
 
 
 @pytest.fixture

@@ -4,13 +4,13 @@ conventions. Spans read back from opentelemetry-sdk's in-memory exporter."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import pytest
 
 pytest.importorskip("opentelemetry.sdk")
 
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
 from opentelemetry.trace import SpanKind, StatusCode
 
 from supervisor.redis import JobFailed, open_queue, open_worker
@@ -18,15 +18,13 @@ from supervisor.tracing import instrument
 
 from . import jobs
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+        InMemorySpanExporter,
+    )
+
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def traced() -> tuple[TracerProvider, InMemorySpanExporter]:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    return provider, exporter
 
 
 async def test_a_job_is_traced_from_enqueue_to_its_worker(
