@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from prometheus_client import CollectorRegistry, generate_latest
 
-from supervisor import open_supervisor
+from supervisor import Supervisor, open_supervisor
 from supervisor.metrics import instrument
 from supervisor.tracing import instrument as trace_attempts
 
@@ -28,54 +28,26 @@ async def noop() -> None:
     pass
 
 
-async def plain(n: int) -> float:
-    t0 = time.perf_counter()
-    async with open_supervisor() as sup:
-        for _ in range(n):
-            sup.submit_nowait(noop)
-    return time.perf_counter() - t0
+def supervised(
+    setup: Callable[[Supervisor], object],
+) -> Callable[[int], Awaitable[float]]:
+    """n trivial tasks through a supervisor that ``setup`` instruments first."""
+
+    async def bench(n: int) -> float:
+        t0 = time.perf_counter()
+        async with open_supervisor() as sup:
+            setup(sup)
+            for _ in range(n):
+                sup.submit_nowait(noop)
+        return time.perf_counter() - t0
+
+    return bench
 
 
-async def with_metrics(n: int) -> float:
+def metrics(sup: Supervisor) -> None:
     registry = CollectorRegistry()
-    t0 = time.perf_counter()
-    async with open_supervisor() as sup:
-        instrument(sup, registry)
-        for _ in range(n):
-            sup.submit_nowait(noop)
-    elapsed = time.perf_counter() - t0
-    assert b"trio_supervisor_task_duration_seconds_count" in generate_latest(registry)
-    return elapsed
-
-
-async def with_tracing(n: int) -> float:
-    provider = TracerProvider()  # spans made and ended, exported nowhere
-    t0 = time.perf_counter()
-    async with open_supervisor() as sup:
-        trace_attempts(sup, provider)
-        for _ in range(n):
-            sup.submit_nowait(noop)
-    return time.perf_counter() - t0
-
-
-async def with_sampled_tracing(n: int) -> float:
-    provider = TracerProvider(sampler=TraceIdRatioBased(0.1))  # 1 trace in 10 kept
-    t0 = time.perf_counter()
-    async with open_supervisor() as sup:
-        trace_attempts(sup, provider)
-        for _ in range(n):
-            sup.submit_nowait(noop)
-    return time.perf_counter() - t0
-
-
-async def with_api_only_tracing(n: int) -> float:
-    """Instrumented, but no SDK configured: the API's no-op tracer."""
-    t0 = time.perf_counter()
-    async with open_supervisor() as sup:
-        trace_attempts(sup)
-        for _ in range(n):
-            sup.submit_nowait(noop)
-    return time.perf_counter() - t0
+    instrument(sup, registry)
+    assert b"trio_supervisor_tasks_finished_total" in generate_latest(registry)
 
 
 async def bare_sdk_spans(n: int) -> float:
@@ -99,11 +71,19 @@ def main() -> None:
     parser.add_argument("--tasks", type=int, default=10_000)
     args = parser.parse_args()
     benches: dict[str, Callable[[int], Awaitable[float]]] = {
-        "plain": plain,
-        "metrics (supervisor.metrics)": with_metrics,
-        "tracing (supervisor.tracing)": with_tracing,
-        "tracing, 10% sampled": with_sampled_tracing,
-        "tracing, API only (no SDK)": with_api_only_tracing,
+        "plain": supervised(lambda sup: None),
+        "metrics (supervisor.metrics)": supervised(metrics),
+        # spans made and ended, exported nowhere
+        "tracing (supervisor.tracing)": supervised(
+            lambda sup: trace_attempts(sup, TracerProvider())
+        ),
+        "tracing, 10% sampled": supervised(
+            lambda sup: trace_attempts(
+                sup, TracerProvider(sampler=TraceIdRatioBased(0.1))
+            )
+        ),
+        # instrumented, but no SDK configured: the API's no-op tracer
+        "tracing, API only (no SDK)": supervised(trace_attempts),
         "bare trio + an SDK span per task": bare_sdk_spans,
     }
     times: dict[str, list[float]] = {name: [] for name in benches}
