@@ -62,8 +62,9 @@ async def test_a_second_signal_cancels_everything_at_once() -> None:
 
 async def test_signals_are_no_longer_handled_after_the_block() -> None:
     """The handler is removed: after the block, SIGUSR1 is the process's again."""
-    async with open_supervisor(shutdown_on=(signal.SIGUSR1,)):
-        pass
+    with anyio.fail_after(10):  # the listener ends with the block
+        async with open_supervisor(shutdown_on=(signal.SIGUSR1,)):
+            pass
     assert signal.getsignal(signal.SIGUSR1) in (signal.SIG_DFL, None)
 
 
