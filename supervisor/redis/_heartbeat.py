@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from typing import TYPE_CHECKING, Final
 
 import anyio
@@ -25,26 +24,18 @@ def beat_period(lease_ms: int) -> float:
 async def heartbeat(state: WorkerState) -> None:
     period = beat_period(state.lease_ms)
     ttl_ms = int(period * BEATS_TO_LIVE * 1000)
-    started = str(int(time.time() * 1000))
-    first = "first"
     while True:
         await state.scripts.call(
             "heartbeat",
             state.consumer,
             ttl_ms,
-            first,
             "host",
             socket.gethostname(),
             "pid",
             os.getpid(),
             "concurrency",
             state.concurrency,
-            "running",
-            len(state.inflight.jobs),
-            "started",
-            started,
             "draining",
             int(state.draining.is_set()),
         )
-        first = ""
         await anyio.sleep(period)

@@ -1,20 +1,12 @@
--- ARGV: prefix, consumer, ttl ms, 'first' on a worker's first beat (else ''),
--- then field/value pairs describing the worker.
+-- ARGV: prefix, consumer, ttl ms, then field/value pairs describing the worker.
 -- A worker is live while its score (the time its heartbeat expires) is ahead.
 -- Also forgets the group's consumers of workers gone for good that hold nothing.
 local consumer, ttl = ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
-if ARGV[4] == 'first' then
-  -- A worker starting under a name a stopped one had: it is live again.
-  redis.call('DEL', P .. 'left:' .. consumer)
-elseif redis.call('EXISTS', P .. 'left:' .. consumer) == 1 then
-  -- A beat that was in flight when its worker left: it must not revive it.
-  return -1
-end
 redis.call('ZADD', WORKERS, now + ttl, consumer)
 local wk = P .. 'worker:' .. consumer
-if #ARGV > 4 then
-  redis.call('HSET', wk, unpack(ARGV, 5))
+if #ARGV > 3 then
+  redis.call('HSET', wk, unpack(ARGV, 4))
 end
 redis.call('HSET', wk, 'beat', now)
 redis.call('PEXPIRE', wk, ttl)

@@ -2,7 +2,6 @@
 -- consumer forgotten when it holds no entry (one that does is left for reclaim).
 local consumer = ARGV[2]
 redis.call('ZREM', WORKERS, consumer)
-redis.call('SET', P .. 'left:' .. consumer, 1, 'PX', 3600000)
 redis.call('DEL', P .. 'worker:' .. consumer)
 local held = redis.call('XPENDING', STREAM, GROUP, '-', '+', 1, consumer)
 if not held[1] then
