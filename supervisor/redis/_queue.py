@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast, final
 
@@ -22,7 +22,7 @@ from ._results import ResultWaiters
 from ._scripts import Scripts
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 
 #: Jobs per script call of ``enqueue_many``: big enough to amortize the round
 #: trip, small enough not to stall the server for long.
@@ -107,21 +107,10 @@ class Queue:
         payload = encode_arguments(self.codec, name, args)
         key_ = _check_key(key)
         job_id = uuid.uuid4().hex
-        tracing = self._link.tracing
-        if tracing is None:
+        with self._send_span(job_id, 1) as trace:
             reply = await self.scripts.call(
-                "enqueue", job_id, name, payload, key_, kind, when, ""
+                "enqueue", job_id, name, payload, key_, kind, when, trace
             )
-        else:
-            span, trace = tracing.send(self.name, job_id, 1)
-            try:
-                reply = await self.scripts.call(
-                    "enqueue", job_id, name, payload, key_, kind, when, trace
-                )
-            except BaseException as exc:
-                tracing.sent(span, exc)
-                raise
-            tracing.sent(span, None)
         return JobHandle(reply[0].decode(), queue=self._link)
 
     async def enqueue_many(
@@ -139,30 +128,34 @@ class Queue:
         kind, when = _when(delay, at)
         payloads = [encode_arguments(self.codec, name, tuple(a)) for a in arguments]
         ids = [uuid.uuid4().hex for _ in payloads]
-        tracing = self._link.tracing
-        span, trace = (
-            (None, "")
-            if tracing is None
-            else tracing.send(self.name, ids[0] if ids else "", len(ids))
-        )
-        flat: list[str | bytes | int] = []
-        for job_id, payload in zip(ids, payloads, strict=True):
-            flat += (job_id, name, payload, "", kind, when, trace)
         handles = []
-        step = BATCH * 7
-        try:
+        with self._send_span(ids[0] if ids else "", len(ids)) as trace:
+            flat: list[str | bytes | int] = []
+            for job_id, payload in zip(ids, payloads, strict=True):
+                flat += (job_id, name, payload, "", kind, when, trace)
+            step = BATCH * 7
             for start in range(0, len(flat), step):
                 reply = await self.scripts.call_many(
                     "enqueue", flat[start : start + step]
                 )
                 handles += [JobHandle(i.decode(), queue=self._link) for i in reply[::2]]
-        except BaseException as exc:
-            if tracing is not None:
-                tracing.sent(span, exc)
-            raise
-        if tracing is not None:
-            tracing.sent(span, None)
         return handles
+
+    @contextmanager
+    def _send_span(self, job_id: str, count: int) -> Iterator[str]:
+        """With tracing, the "send" span around an enqueue, ended with its error if
+        any; gives the traceparent the jobs carry ("" without tracing)."""
+        tracing = self._link.tracing
+        if tracing is None:
+            yield ""
+            return
+        span, trace = tracing.send(self.name, job_id, count)
+        try:
+            yield trace
+        except BaseException as exc:
+            tracing.sent(span, exc)
+            raise
+        tracing.sent(span, None)
 
     def job(self, job_id: str) -> JobHandle:
         """The handle of a job enqueued anywhere (no round trip)."""
