@@ -13,7 +13,6 @@ from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from ._arguments import NO_WAIT, default_name
-from ._backend import NEG_INF
 from ._errors import SupervisorClosed
 from ._handle import Extra, TaskHandle, TaskStarter
 from ._ledger import Ledger
@@ -148,14 +147,14 @@ class Admission(Ledger):
 
         Tasks waiting to restart go before PENDING ones: they were admitted first.
         """
-        # The effective-deadline test asks whether this runner's task is being
+        # The cancellation test asks whether this runner's task is being
         # cancelled from outside (a scope around the block): then no queued task
         # may start, even before the block's body notices. Guarded by
         # test_outer_cancel_never_starts_queued_tasks.
         if (
             (self._queue or self._restart_queue)
             and self._phase is not _STOPPING
-            and self._backend.current_effective_deadline() != NEG_INF
+            and not self._backend.effectively_cancelled()
         ):
             restart_queue = self._restart_queue
             while restart_queue:

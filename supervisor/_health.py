@@ -105,7 +105,10 @@ class HealthReport:
     Counts of live tasks (``pending``, ``running``, ``restarting``) are current;
     ``completed``, ``failed``, ``cancelled`` and ``submitted`` are cumulative.
     ``waiting`` is the part of ``pending`` that waits in the queue for capacity.
-    Ages are in seconds of the supervisor's clock (None when nothing qualifies).
+    Ages are in seconds of the supervisor's clock (None when nothing qualifies):
+    ``oldest_pending_age`` of the task that has waited longest for capacity,
+    ``longest_running_age`` since the oldest current attempt of a RUNNING task
+    started. Building a report costs the same however many tasks there are.
     ``restarts_in_period`` counts restart decisions in the current restart-intensity
     window; ``restarts_remaining`` is how many more it allows (None: no limit).
     ``actors`` holds the statistics (mailbox depth, processed and failed messages)

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
 
 logger: Final = logging.getLogger("supervisor")
 
-_RUNNING = TaskStatus.RUNNING
 _COMPLETED = TaskStatus.COMPLETED
 _FAILED = TaskStatus.FAILED
 _PERMANENT = Restart.PERMANENT
@@ -189,17 +188,16 @@ class Ledger(SupervisorState):
 
     def _health_report(self) -> HealthReport:
         now = self._clock()
+        # O(1) in every state, however many tasks wait, hold a slot or run: a
+        # health endpoint polled under load must not slow down as the load grows.
         oldest_pending_age = None
-        for h in self._queue:
-            if h._queued:
-                oldest_pending_age = now - h._created_at
-                break
-        longest_running_age = None
-        for h in self._active.values():  # in the order they got their slot
-            if h._status is _RUNNING:
-                assert h._started_at is not None
-                longest_running_age = now - h._started_at
-                break
+        queue = self._queue
+        while queue and not queue[0]._queued:
+            queue.popleft()  # cancelled while it waited: each entry is dropped once
+        if queue:
+            oldest_pending_age = now - queue[0]._created_at
+        oldest_attempt = next(iter(self._running_since.values()), None)
+        longest_running_age = None if oldest_attempt is None else now - oldest_attempt
         recent_finished, recent_failed = self._window.totals(now)
         intensity = self._intensity
         status, reasons = evaluate(
@@ -213,9 +211,9 @@ class Ledger(SupervisorState):
         return HealthReport(
             status=status,
             reasons=reasons,
-            pending=self._n_live - self._n_running - len(self._restarting),
+            pending=self._n_live - len(self._running_since) - len(self._restarting),
             waiting=self._n_queued,
-            running=self._n_running,
+            running=len(self._running_since),
             restarting=len(self._restarting),
             completed=self._completed,
             failed=self._failed,

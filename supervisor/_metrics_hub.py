@@ -76,7 +76,7 @@ class Observed(Protocol):
 
     _name: str
     _n_live: int
-    _n_running: int
+    _running_since: dict[int, float]
 
     @property
     def _restarting(self) -> Sized: ...
@@ -96,8 +96,8 @@ def counts(sup: Observed) -> dict[str, int]:
     ones by outcome (``completed``, ``failed``, ``cancelled``)."""
     restarting = len(sup._restarting)
     return {
-        "pending": sup._n_live - sup._n_running - restarting,
-        "running": sup._n_running,
+        "pending": sup._n_live - len(sup._running_since) - restarting,
+        "running": len(sup._running_since),
         "restarting": restarting,
         "completed": sup._completed,
         "failed": sup._failed,

@@ -95,7 +95,7 @@ class Running(Admission):
             if extra is not None:
                 self._first_start(h, extra)
         h._attempts += 1
-        self._n_running += 1
+        self._running_since[h._id] = now
         self._set_status(h, _RUNNING, now)
         if self._phase is _CLOSED and (
             extra is None or extra.restart is not _PERMANENT
@@ -226,7 +226,7 @@ class Running(Admission):
     ) -> float | None:
         """An attempt ended. Record it; returns the backoff delay if it restarts."""
         del self._active[h._id]
-        self._n_running -= 1
+        del self._running_since[h._id]
         extra = h._extra
         if extra is not None:
             return self._finish_extra(h, extra, status, value, exception)

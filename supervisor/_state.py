@@ -89,7 +89,6 @@ class SupervisorState:
         "_n_live",
         "_n_permanent_live",
         "_n_queued",
-        "_n_running",
         "_n_significant_live",
         "_n_slots",
         "_name",
@@ -107,6 +106,7 @@ class SupervisorState:
         "_restarting",
         "_rng",
         "_room",
+        "_running_since",
         "_shutdown_grace",
         "_signal_scope",
         "_stop",
@@ -156,7 +156,9 @@ class SupervisorState:
         # by id, in the order they got it. Queued tasks are in _queue only.
         self._active: dict[int, TaskHandle[Any]] = {}
         self._n_slots = 0  # tasks holding a slot: len(_active) plus cancelled ones
-        self._n_running = 0
+        # The RUNNING tasks, each with the time its current attempt started, in
+        # that order: health() reads the oldest in O(1).
+        self._running_since: dict[int, float] = {}
         # Tasks waiting for capacity, oldest first. Cancelling one leaves its entry
         # behind (h._queued False) to be skipped; _n_queued counts live entries.
         self._queue: deque[TaskHandle[Any]] = deque()

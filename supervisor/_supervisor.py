@@ -531,8 +531,8 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         )
         return (
             f"<supervisor.Supervisor {self._name!r} at {id(self):#x}, {state}, "
-            f"{self._n_running} running, "
-            f"{self._n_live - self._n_running - len(self._restarting)} pending>"
+            f"{len(self._running_since)} running, "
+            f"{self._n_live - len(self._running_since) - len(self._restarting)} pending>"
         )
 
 

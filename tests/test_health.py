@@ -9,7 +9,7 @@ import pytest
 import trio
 import trio.testing
 
-from supervisor import Health, HealthRules, open_supervisor
+from supervisor import Health, HealthRules, Restart, open_supervisor
 from supervisor._health import FailureWindow, evaluate
 
 
@@ -61,6 +61,40 @@ async def test_report_counts_and_ages_are_exact(
     final = sup.health()
     assert final.closed
     assert (final.pending, final.running, final.cancelled) == (0, 0, 3)
+
+
+@pytest.mark.trio
+async def test_ages_follow_cancelled_waiters_restarts_and_unstarted_tasks(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The oldest waiter skips the ones cancelled while waiting; the longest running
+    age is that of the oldest current attempt, also while tasks that hold a slot
+    have not run yet, and after a restart."""
+    attempts = 0
+
+    async def fails_once_at_3() -> None:
+        nonlocal attempts
+        attempts += 1
+        await trio.sleep(3 if attempts == 1 else 100)
+        if attempts == 1:
+            raise ValueError("once")
+
+    async with open_supervisor(max_concurrent=2) as sup:
+        first = sup.submit_nowait(fails_once_at_3, restart=Restart.TRANSIENT)
+        assert sup.health().longest_running_age is None  # holds a slot, not run yet
+        await trio.sleep(1)
+        sup.submit_nowait(ok_after, 100)  # runs from 1
+        cancelled = [sup.submit_nowait(ok_after, 1) for _ in range(3)]  # wait from 1
+        await trio.sleep(1)  # t=2
+        sup.submit_nowait(ok_after, 1)  # waits from 2
+        for h in cancelled:
+            h.cancel()
+        report = sup.health()
+        assert (report.longest_running_age, report.oldest_pending_age) == (2, 0)
+        await trio.sleep(2)  # t=4: the first task restarted at 3, the other runs from 1
+        assert first.attempts == 2
+        assert sup.health().longest_running_age == 3
+        sup.cancel()
 
 
 @pytest.mark.trio
