@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextvars
 import functools
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from ._arguments import NO_WAIT, default_name
 from ._errors import SupervisorClosed
@@ -31,6 +31,8 @@ _PERMANENT = Restart.PERMANENT
 _OPEN = Phase.OPEN
 _CLOSED = Phase.CLOSED
 _STOPPING = Phase.STOPPING
+#: The trio task name of a pooled runner (it runs many tasks).
+_RUNNER_NAME: Final = "supervisor runner"
 
 # TaskHandle._create without the extra Python frame of the metaclass method: one
 # handle is built per submission.
@@ -117,10 +119,15 @@ class Admission(Ledger):
             self._active[h._id] = h
             if self._emitting:
                 self._emit(TaskEvent(h._id, h._name, None, _PENDING, now, 0))
-            # Started from the submitter's task: trio copies the submitter's context
-            # into the new task, as nursery.start_soon always does.
             assert self._tasks is not None
-            self._tasks.start_soon(self._run, h, name=h._name)
+            if self._pooled:
+                if h._context is None:
+                    h._context = contextvars.copy_context()
+                self._tasks.start_soon(self._runner, h, name=_RUNNER_NAME)
+            else:
+                # Started from the submitter's task: trio copies the submitter's
+                # context into the new task, as nursery.start_soon always does.
+                self._tasks.start_soon(self._run, h, name=h._name)
         else:
             if h._context is None:
                 h._context = contextvars.copy_context()
@@ -147,10 +154,10 @@ class Admission(Ledger):
 
         Tasks waiting to restart go before PENDING ones: they were admitted first.
         """
-        # The cancellation test asks whether this runner's task is being
-        # cancelled from outside (a scope around the block): then no queued task
-        # may start, even before the block's body notices. Guarded by
-        # test_outer_cancel_never_starts_queued_tasks.
+        # A runner cancelled from outside (a scope around the block) frees its slot
+        # instead of handing it on: the next task would only see the cancel at its
+        # first step, and so on down the queue; the supervisor's own cancel ends
+        # them all at once. (Reading trio's flag, not walking every scope.)
         if (
             (self._queue or self._restart_queue)
             and self._phase is not _STOPPING
@@ -194,11 +201,19 @@ class Admission(Ledger):
         self._active[h._id] = h
         if self._idle is not None:  # draining: this slot may leave the rest stuck
             self._check_idle()
+        assert self._tasks is not None
+        if self._pooled:
+            # The attempt runs in a copy of h._context that _run takes.
+            if self._handoff_open:  # a runner is finishing: it runs this one next
+                self._handoff_open = False
+                self._handoff = h
+            else:
+                self._tasks.start_soon(self._runner, h, name=_RUNNER_NAME)
+            return
         context = h._context
         assert context is not None
         if h._extra is None or h._extra.restart is _TEMPORARY:
             h._context = None
-        assert self._tasks is not None
         # Start it in the submitter's context (copied at submission); start_soon
         # copies it once more, so each attempt owns a fresh copy.
         context.run(self._tasks.start_soon, self._run, h, name=h._name)

@@ -131,6 +131,21 @@ def check_log_failures(log_failures: object) -> None:
         raise ValueError(msg)
 
 
+Runners = Literal["task", "pooled"]
+_RUNNERS: Final = ("task", "pooled")
+
+
+def check_runners(runners: object, max_concurrent: int | None) -> None:
+    if runners not in _RUNNERS:
+        msg = f"runners must be 'task' or 'pooled', got {runners!r}"
+        raise ValueError(msg)
+    if runners == "pooled" and max_concurrent is None:
+        msg = (
+            "runners='pooled' needs max_concurrent: each capacity slot gets one runner"
+        )
+        raise ValueError(msg)
+
+
 def check_signals(signals: object) -> tuple[signal.Signals, ...]:
     """shutdown_on: signal numbers (or ``signal.Signals``), only in the main thread."""
     if isinstance(signals, (str, bytes)) or not isinstance(signals, Iterable):

@@ -125,16 +125,18 @@ def log_failure(
 
 
 def without_runner_frame(exception: BaseException) -> None:
-    """Drop the traceback's first entry when it is the supervisor's runner: that
-    frame holds the handle, and a failure kept for later must not keep its handle
-    alive (the handle being collected is when it is logged). Its line, ``value =
-    await coro``, says nothing to the user anyway."""
+    """Drop the traceback's first entries while they are the supervisor's runner
+    (and, with pooled runners, the step that drives the task in its context): those
+    frames hold the handle, and a failure kept for later must not keep its handle
+    alive (the handle being collected is when it is logged). Their lines, ``value =
+    await coro``, say nothing to the user anyway."""
     tb = exception.__traceback__
-    if (
+    while (
         tb is not None
         and tb.tb_frame.f_globals.get("__name__") == "supervisor._running"
     ):
-        exception.__traceback__ = tb.tb_next
+        tb = tb.tb_next
+    exception.__traceback__ = tb
 
 
 class UnretrievedFailures:

@@ -3,11 +3,18 @@
 This is the hot path. A plain one-shot task (no Extra) goes from ``_run`` to
 ``_finish`` and pays for nothing else; anything that may restart, stop on purpose
 or take part in a group restart goes on to ``_finish_extra`` (``_restarts``).
+
+With ``runners="task"`` each attempt is a trio task of its own, started in a copy
+of the submitter's context. With ``runners="pooled"`` a runner task holds a slot
+and runs one attempt after another: each in its own cancel scope, and each driven
+in its own copy of its submitter's context (``drive``).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import functools
+import types
+from typing import TYPE_CHECKING, Any, cast
 
 from ._admission import Admission
 from ._errors import TaskTimeout
@@ -17,6 +24,9 @@ from ._spec import Restart
 from ._status import Decision, TaskStatus
 
 if TYPE_CHECKING:
+    import contextvars
+    from collections.abc import Coroutine, Generator
+
     from ._handle import Extra, TaskHandle
 
 _PENDING = TaskStatus.PENDING
@@ -35,13 +45,58 @@ _NO_ROLE = Role.NONE
 _set_current_handle = CURRENT_HANDLE.set
 
 
+@types.coroutine
+def drive(
+    context: contextvars.Context, coro: Coroutine[Any, Any, Any], trap: object
+) -> Generator[Any, Any, Any]:
+    """Go on running ``coro`` (which yielded ``trap`` once) inside ``context``.
+
+    Every step of the coroutine runs in ``context``, whichever task drives it: what
+    the event loop sends or throws in is passed on, what the coroutine yields is
+    passed out. Its return value is this one's; its exception propagates.
+    """
+    run = context.run
+    send = coro.send
+    while True:
+        try:
+            sent = yield trap
+        except BaseException as exc:
+            # Broad on purpose: whatever the loop throws in (Cancelled, a
+            # GeneratorExit when closed) belongs to the coroutine, which decides.
+            try:
+                trap = run(coro.throw, exc)
+            except StopIteration as stop:
+                return stop.value
+        else:
+            try:
+                trap = run(send, sent)
+            except StopIteration as stop:
+                return stop.value
+
+
 class Running(Admission):
     """The runner of an attempt: start it, run it in its own scope, record its end."""
 
     __slots__ = ()
 
+    async def _runner(self, h: TaskHandle[Any] | None) -> None:
+        """A pooled runner (it holds a slot): ``h``, then every attempt handed to it,
+        until its slot is freed."""
+        checkpoint = self._backend.cancel_shielded_checkpoint
+        while h is not None:
+            await self._run(h)
+            h = self._handoff
+            self._handoff = None
+            if h is not None and not self._handoff_yielded:
+                # The attempt never yielded: let the other tasks run before the next
+                # one, or a stream of such attempts would starve them. Shielded: an
+                # outer cancel reaches the next attempt's first step instead.
+                await checkpoint()
+
     async def _run(self, h: TaskHandle[Any]) -> None:
-        """Body of the trio task of one attempt of a supervised task; it holds a slot."""
+        """One attempt of a supervised task, which holds a slot: the body of its trio
+        task, or a step of a pooled runner."""
+        pooled = self._pooled
         status = h._status
         starts = self._phase is not _STOPPING and (
             status is _PENDING or status is _RESTARTING
@@ -69,7 +124,14 @@ class Running(Admission):
                 if status is _RESTARTING:
                     del self._restarting[h._id]
                 self._record_end(h, _CANCELLED, self._clock())
-            self._release_slot()
+            h._context = None
+            if pooled:
+                self._handoff_open = True
+                self._handoff_yielded = True
+                self._release_slot()
+                self._handoff_open = False
+            else:
+                self._release_slot()
             return
         extra = h._extra
         if extra is not None:
@@ -115,19 +177,48 @@ class Running(Admission):
         value: object = None
         exception: BaseException | None = None
         starter = None if extra is None or extra.starter is None else TaskStarter(h)
-        _set_current_handle(h)  # this task's own copy of the context
         tracing = self._tracing
-        span = None if tracing is None else tracing.begin(h)
+        span: object = None
+        context = None
+        if pooled:
+            # A fresh copy of the submitter's context for this attempt, as a trio
+            # task of its own would get; the attempt's every step runs in it.
+            context = h._context
+            assert context is not None
+            if extra is None or extra.restart is _TEMPORARY:
+                h._context = None
+            else:
+                context = context.copy()
+            context.run(_set_current_handle, h)
+            if tracing is not None:
+                span = context.run(tracing.begin, h)
+        else:
+            _set_current_handle(h)  # this task's own copy of the context
+            if tracing is not None:
+                span = tracing.begin(h)
+        yielded = True
         try:
             with scope:
-                if starter is None:
-                    coro = fn(*args)
-                else:
+                if starter is not None:
                     assert extra is not None
                     extra.starter = starter  # a fresh task_status for each attempt
-                    coro = fn(*args, task_status=starter)
-                del fn, args  # the coroutine holds what it needs
-                value = await coro
+                    fn = functools.partial(fn, task_status=starter)
+                if context is None:
+                    coro = fn(*args)
+                    del fn, args  # the coroutine holds what it needs
+                    value = await coro
+                else:
+                    pooled_coro = cast(
+                        "Coroutine[Any, Any, Any]", context.run(fn, *args)
+                    )
+                    del fn, args
+                    try:
+                        trap = context.run(pooled_coro.send, None)
+                    except StopIteration as stop:
+                        value = stop.value
+                        yielded = False
+                    else:
+                        value = await drive(context, pooled_coro, trap)
         except BaseException as exc:
             # Broad on purpose: every way a task can end must be recorded. Only
             # non-Exception BaseExceptions other than Cancelled (KeyboardInterrupt,
@@ -140,7 +231,10 @@ class Running(Admission):
                 self._finish(h, _CANCELLED)
                 if span is not None:
                     assert tracing is not None
-                    tracing.end(span, _CANCELLED, exc)
+                    if context is None:
+                        tracing.end(span, _CANCELLED, exc)
+                    else:
+                        context.run(tracing.end, span, _CANCELLED, exc)
                 raise
         else:
             if not scope.cancelled_caught:
@@ -163,10 +257,20 @@ class Running(Admission):
                     f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
                 )
                 exception = TaskTimeout(msg)
-        delay = self._finish(h, ended, value, exception)
+        if pooled:
+            # Whatever gets this slot next is this runner's next attempt.
+            self._handoff_open = True
+            self._handoff_yielded = yielded
+            delay = self._finish(h, ended, value, exception)
+            self._handoff_open = False
+        else:
+            delay = self._finish(h, ended, value, exception)
         if span is not None:
             assert tracing is not None
-            tracing.end(span, ended, exception)
+            if context is None:
+                tracing.end(span, ended, exception)
+            else:
+                context.run(tracing.end, span, ended, exception)
         metrics = self._metrics
         if metrics is not None:
             started = h._started_at
@@ -177,7 +281,11 @@ class Running(Admission):
                 started - h._created_at if h._attempts == 1 else None,
             )
         if delay is not None:
-            await self._wait_to_restart(h, delay)
+            if pooled:  # the runner goes on; the backoff waits in a task of its own
+                assert self._tasks is not None
+                self._tasks.start_soon(self._wait_to_restart, h, delay)
+            else:
+                await self._wait_to_restart(h, delay)
 
     def _first_start(self, h: TaskHandle[Any], extra: Extra) -> None:
         """``h`` runs for the first time: it takes its place in start order."""

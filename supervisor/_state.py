@@ -75,6 +75,9 @@ class SupervisorState:
         "_failed",
         "_giving_up",
         "_group_lock",
+        "_handoff",
+        "_handoff_open",
+        "_handoff_yielded",
         "_health_rules",
         "_host_task_id",
         "_idle",
@@ -101,6 +104,7 @@ class SupervisorState:
         "_outer",
         "_permanent",
         "_phase",
+        "_pooled",
         "_queue",
         "_restart_queue",
         "_restarting",
@@ -136,6 +140,7 @@ class SupervisorState:
         seed: int | None,
         auto_shutdown: AutoShutdown,
         log_failures: str = "unretrieved",
+        pooled: bool = False,
     ) -> None:
         self._name = name
         self._max_concurrent = max_concurrent
@@ -156,6 +161,14 @@ class SupervisorState:
         # by id, in the order they got it. Queued tasks are in _queue only.
         self._active: dict[int, TaskHandle[Any]] = {}
         self._n_slots = 0  # tasks holding a slot: len(_active) plus cancelled ones
+        # runners="pooled": a runner that finishes an attempt with its hand-off open
+        # takes the next attempt given its slot (_handoff) instead of a new trio
+        # task being spawned for it; _handoff_yielded says whether the attempt it
+        # just ran yielded to the scheduler (else it checkpoints, to be fair).
+        self._pooled = pooled
+        self._handoff: TaskHandle[Any] | None = None
+        self._handoff_open = False
+        self._handoff_yielded = False
         # The RUNNING tasks, each with the time its current attempt started, in
         # that order: health() reads the oldest in O(1).
         self._running_since: dict[int, float] = {}
@@ -242,6 +255,10 @@ class SupervisorState:
 
     async def _run(self, h: TaskHandle[Any]) -> None:
         """The runner of one attempt of ``h`` (``_running``)."""
+        raise NotImplementedError
+
+    async def _runner(self, h: TaskHandle[Any]) -> None:
+        """A pooled runner: ``h``, then each attempt handed to it (``_running``)."""
         raise NotImplementedError
 
     def _finish_extra(

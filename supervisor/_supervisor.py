@@ -13,13 +13,16 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
 import trio
 
+from . import _test_switches
 from ._arguments import (
     NO_WAIT,
     LogFailures,
+    Runners,
     check_log_failures,
     check_options,
     check_policy,
     check_restart_options,
+    check_runners,
     check_signals,
     check_submission,
 )
@@ -552,6 +555,7 @@ async def open_supervisor(
     auto_shutdown: AutoShutdown = AutoShutdown.NEVER,
     log_failures: LogFailures = "unretrieved",
     shutdown_on: Iterable[int] = (),
+    runners: Runners = "task",
 ) -> AsyncIterator[Supervisor]:
     """Open a supervisor for the duration of an ``async with`` block.
 
@@ -583,6 +587,10 @@ async def open_supervisor(
             delivery starts a graceful shutdown and cancels the block's body, and
             whose second cancels everything; the block then exits without an
             exception. Needs the main thread (RuntimeError otherwise).
+        runners: ``"task"``: a trio task per attempt; ``"pooled"`` (needs
+            ``max_concurrent``, faster): each slot's runner runs attempts one after
+            another, with every guarantee kept, but ``current_task()`` is the
+            runner's (use :func:`current_handle`).
 
     Leaving the block normally shuts down gracefully (see :meth:`Supervisor.shutdown`).
     Leaving it by an exception, or by cancellation of a scope around it, cancels
@@ -604,6 +612,7 @@ async def open_supervisor(
     check_seconds("shutdown_grace", shutdown_grace, zero_ok=True)
     check_restart_options(strategy, max_restarts, restart_period, seed, auto_shutdown)
     check_log_failures(log_failures)
+    check_runners(runners, max_concurrent)
     signals = check_signals(shutdown_on)
     if health_rules is None:
         health_rules = HealthRules()
@@ -622,6 +631,7 @@ async def open_supervisor(
         seed=seed,
         auto_shutdown=auto_shutdown,
         log_failures=log_failures,
+        pooled=runners == "pooled" or _test_switches.pooled_runners,
     )
     # Supervision trees share one actor registry: a supervisor opened inside a task
     # of another one (which inherits the submitter's context) joins its tree.

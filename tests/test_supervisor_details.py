@@ -288,6 +288,7 @@ async def test_shutdown_does_not_wait_when_a_restart_takes_the_last_slot(
     assert (service.status, service.completed_at) == (S.CANCELLED, 2.5)
 
 
+@pytest.mark.task_runners
 async def test_each_task_runs_in_a_trio_task_named_after_it(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

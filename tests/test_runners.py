@@ -1,0 +1,145 @@
+"""runners="pooled": what differs from a trio task per attempt, and what must not.
+
+The whole suite also runs with every supervisor pooled
+(``SUPERVISOR_TEST_RUNNERS=pooled``, as ``.ci/run`` does); these tests pin what is
+specific to the runners themselves.
+"""
+
+from __future__ import annotations
+
+import contextvars
+
+import anyio
+import pytest
+import trio
+import trio.testing
+
+from supervisor import Restart, TaskStatus, current_handle, open_supervisor
+
+VAR: contextvars.ContextVar[str] = contextvars.ContextVar("VAR", default="unset")
+
+
+@pytest.mark.trio
+async def test_pooled_needs_max_concurrent_and_runners_is_one_of_two() -> None:
+    with pytest.raises(ValueError, match="runners='pooled' needs max_concurrent"):
+        async with open_supervisor(runners="pooled"):
+            pass  # pragma: no cover
+    with pytest.raises(ValueError, match="runners must be 'task' or 'pooled'"):
+        async with open_supervisor(max_concurrent=1, runners="thread"):  # type: ignore[arg-type]
+            pass  # pragma: no cover
+
+
+@pytest.mark.trio
+async def test_a_runner_runs_job_after_job_and_current_handle_finds_each() -> None:
+    seen: list[tuple[object, object, object]] = []
+
+    async def job() -> None:
+        seen.append((trio.lowlevel.current_task(), current_handle(), VAR.get()))
+        await trio.lowlevel.checkpoint()
+
+    async with open_supervisor(max_concurrent=2, runners="pooled") as sup:
+        handles = [sup.submit_nowait(job) for _ in range(20)]
+    assert [h.status for h in handles] == [TaskStatus.COMPLETED] * 20
+    runners = {task for task, _, _ in seen}
+    assert len(runners) == 2  # two slots: two trio tasks ran all twenty
+    assert {task.name for task in runners} == {"supervisor runner"}  # type: ignore[attr-defined]
+    assert sorted((h for _, h, _ in seen), key=id) == sorted(handles, key=id)
+
+
+@pytest.mark.anyio
+async def test_each_job_runs_in_its_own_copy_of_its_submitters_context() -> None:
+    """A job sees what its submitter set when it submitted; what a job sets reaches
+    neither the next job of its runner nor the submitter."""
+    seen: list[str] = []
+
+    async def job(tag: str) -> None:
+        seen.append(VAR.get())
+        VAR.set(f"set by {tag}")
+        await anyio.lowlevel.checkpoint()
+        seen.append(VAR.get())
+
+    async with open_supervisor(max_concurrent=1, runners="pooled") as sup:
+        for tag in ("a", "b", "c"):
+            VAR.set(f"submitted {tag}")
+            sup.submit_nowait(job, tag)
+        VAR.set("submitter")
+    assert seen == [
+        "submitted a",
+        "set by a",
+        "submitted b",
+        "set by b",
+        "submitted c",
+        "set by c",
+    ]
+    assert VAR.get() == "submitter"
+
+
+@pytest.mark.anyio
+async def test_each_attempt_of_a_restarted_task_starts_from_a_fresh_copy() -> None:
+    seen: list[str] = []
+
+    async def flaky() -> None:
+        seen.append(VAR.get())
+        VAR.set("left by an attempt")
+        await anyio.lowlevel.checkpoint()
+        if len(seen) < 3:
+            raise ValueError("again")
+
+    VAR.set("submitted")
+    async with open_supervisor(max_concurrent=1, runners="pooled") as sup:
+        h = sup.submit_nowait(flaky, restart=Restart.TRANSIENT)
+    assert (h.status, h.attempts) == (TaskStatus.COMPLETED, 3)
+    assert seen == ["submitted"] * 3
+
+
+@pytest.mark.trio
+async def test_jobs_that_never_yield_do_not_starve_other_tasks() -> None:
+    """A runner checkpoints between attempts that never yielded: meanwhile a task
+    outside the supervisor keeps getting its turns."""
+    steps = 0
+    done = 0
+
+    async def instant() -> None:
+        nonlocal done
+        done += 1
+
+    async def other() -> None:
+        nonlocal steps
+        while True:
+            steps += 1
+            await trio.lowlevel.checkpoint()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(other)
+        await trio.lowlevel.checkpoint()
+        async with open_supervisor(max_concurrent=1, runners="pooled") as sup:
+            for _ in range(1000):
+                sup.submit_nowait(instant)
+            before = steps
+        nursery.cancel_scope.cancel()
+    assert done == 1000
+    # One turn of the other task per attempt, give or take the first and last.
+    assert steps - before >= 990
+
+
+@pytest.mark.trio
+async def test_cancel_and_timeout_reach_only_their_job(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async def sleep(seconds: float) -> float:
+        await trio.sleep(seconds)
+        return trio.current_time()
+
+    async with open_supervisor(max_concurrent=1, runners="pooled") as sup:
+        cancelled = sup.submit_nowait(sleep, 10)
+        timed_out = sup.submit_nowait(sleep, 10, timeout=2)
+        after = sup.submit_nowait(sleep, 1)
+        await trio.sleep(1)
+        cancelled.cancel()
+    assert (cancelled.status, cancelled.completed_at) == (TaskStatus.CANCELLED, 1)
+    assert (timed_out.status, timed_out.completed_at) == (TaskStatus.FAILED, 3)
+    assert (after.status, after.started_at, await after.result()) == (
+        TaskStatus.COMPLETED,
+        3,
+        4,
+    )
