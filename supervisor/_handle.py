@@ -5,14 +5,19 @@ from __future__ import annotations
 import contextvars
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, final
 
+from trio.lowlevel import current_task as current_trio_task, in_trio_run
+
 from ._errors import TaskCancelled, TaskFailed
-from ._policy import Role
+from ._policy import Phase, Role
 from ._spec import Restart
 from ._status import TaskStatus
 from ._util import NoPublicConstructor
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
+    from types import CodeType
+
+    from trio.lowlevel import Task
 
     from ._backend import Backend, Event, Scope
     from ._logging import UnretrievedFailures
@@ -26,6 +31,7 @@ class Owner(Protocol):
 
     _backend: Backend
     _unretrieved: UnretrievedFailures | None
+    _phase: Phase
 
     def _cancel_waiting(self, h: TaskHandle[Any], /) -> None: ...
 
@@ -37,20 +43,41 @@ class ChildEntry(Protocol):
     kept: bool
 
 
-# The handle of the supervised task (attempt) the caller runs in: set by each
-# attempt's runner in the attempt's own copy of the context.
+# The handle of the supervised task (attempt) the caller runs in, set in the
+# attempt's own copy of the context: by pooled runners, and on asyncio.
 CURRENT_HANDLE: contextvars.ContextVar[TaskHandle[Any] | None] = contextvars.ContextVar(
     "supervisor.current_handle", default=None
 )
+
+#: The code of the coroutines that run attempts (``_running`` registers them):
+#: True for a trio task that runs one attempt (its local ``h`` is the handle),
+#: False for a pooled runner (which sets CURRENT_HANDLE in each attempt's context).
+RUNNER_CODES: dict[CodeType, bool] = {}
 
 
 def current_handle() -> TaskHandle[Any] | None:
     """The handle of the supervised task the caller runs in; None outside one.
 
     Inside a task started by any supervisor (``submit``, ``start_child``,
-    ``spawn_actor``), and in the tasks it starts itself, since they inherit its
-    context. A task of a supervisor opened inside a task sees its own handle.
+    ``spawn_actor``), and in the tasks it starts in its own nurseries. A task of a
+    supervisor opened inside a task sees its own handle.
     """
+    if in_trio_run():
+        # On trio, a task that runs one attempt is found among the caller's trio
+        # ancestors: setting a context variable in each such task would cost two
+        # more objects per task for the garbage collector to walk.
+        task: Task | None = current_trio_task()
+        while task is not None:
+            kind = RUNNER_CODES.get(getattr(task.coro, "cr_code", None))  # type: ignore[arg-type]
+            if kind is not None:
+                if kind:
+                    frame = task.coro.cr_frame
+                    if frame is not None:
+                        handle: TaskHandle[Any] = frame.f_locals["h"]
+                        return handle
+                break
+            nursery = task.parent_nursery
+            task = None if nursery is None else nursery.parent_task
     return CURRENT_HANDLE.get()
 
 
@@ -233,7 +260,9 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         a new attempt starts.
         """
         extra = self._extra
-        return extra is not None and extra.stop_requested
+        if extra is None:
+            return _drain_asks_to_stop(self)
+        return extra.stop_requested
 
     async def wait_stop_requested(self) -> None:
         """Return once :attr:`stop_requested` is set (at once if it is).
@@ -347,7 +376,16 @@ def extra_of(h: TaskHandle[Any]) -> Extra:
     extra = h._extra
     if extra is None:
         extra = h._extra = Extra(Restart.TEMPORARY, None, None)
+        extra.stop_requested = _drain_asks_to_stop(h)
     return extra
+
+
+def _drain_asks_to_stop(h: TaskHandle[Any]) -> bool:
+    """Whether a plain task (no Extra yet) is asked to stop: it runs while its
+    supervisor drains. A graceful shutdown's stop request to such tasks is this
+    rule rather than an Extra made for each (the burst-then-exit pattern starts
+    every task during the drain)."""
+    return h._status is _RUNNING and h._sup._phase is not Phase.OPEN
 
 
 def start_key(h: TaskHandle[Any]) -> tuple[float, int]:

@@ -17,8 +17,9 @@ import types
 from typing import TYPE_CHECKING, Any, cast
 
 from ._admission import Admission
+from ._backend import TRIO
 from ._errors import TaskTimeout
-from ._handle import CURRENT_HANDLE, TaskStarter, start_key
+from ._handle import CURRENT_HANDLE, RUNNER_CODES, TaskStarter, start_key
 from ._policy import Phase, Role
 from ._spec import Restart
 from ._status import Decision, TaskStatus
@@ -159,8 +160,10 @@ class Running(Admission):
         h._attempts += 1
         self._running_since[h._id] = now
         self._set_status(h, _RUNNING, now)
-        if self._phase is _CLOSED and (
-            extra is None or extra.restart is not _PERMANENT
+        if (
+            self._phase is _CLOSED
+            and extra is not None
+            and extra.restart is not _PERMANENT
         ):
             # A graceful shutdown is draining: its advice to stop reaches the
             # one-shot attempts that start meanwhile too. Guarded by
@@ -193,7 +196,9 @@ class Running(Admission):
             if tracing is not None:
                 span = context.run(tracing.begin, h)
         else:
-            _set_current_handle(h)  # this task's own copy of the context
+            if self._backend is not TRIO:
+                # On trio, current_handle() finds this task's frame instead.
+                _set_current_handle(h)  # this task's own copy of the context
             if tracing is not None:
                 span = tracing.begin(h)
         yielded = True
@@ -349,6 +354,11 @@ class Running(Admission):
         )
         self._release_slot()
         return None
+
+
+# How current_handle() tells the trio tasks that run attempts.
+RUNNER_CODES[Running._run.__code__] = True
+RUNNER_CODES[Running._runner.__code__] = False
 
 
 def _sort_by_start(tasks: dict[int, TaskHandle[Any]]) -> None:

@@ -134,8 +134,11 @@ class Shutdown(Children):
         try:
             for h in list(self._active.values()):
                 extra = h._extra
-                if h._status is _RUNNING and (
-                    extra is None or extra.restart is not _PERMANENT
+                # (A plain task is asked by the phase: see _handle.extra_of.)
+                if (
+                    h._status is _RUNNING
+                    and extra is not None
+                    and extra.restart is not _PERMANENT
                 ):
                     self._request_stop(h)
             if grace is None:

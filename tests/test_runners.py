@@ -143,3 +143,35 @@ async def test_cancel_and_timeout_reach_only_their_job(
         3,
         4,
     )
+
+
+@pytest.mark.parametrize(("outer", "inner"), [("task", "pooled"), ("pooled", "task")])
+@pytest.mark.trio
+async def test_current_handle_in_supervisors_nested_across_modes(
+    outer: str, inner: str
+) -> None:
+    """Each task sees its own handle, whichever mode runs it and the one around
+    it; so do the tasks it starts in its own nursery."""
+    seen: dict[str, object] = {}
+
+    async def leaf() -> None:
+        seen["leaf"] = current_handle()
+
+        async def child() -> None:
+            seen["leaf's child"] = current_handle()
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(child)
+
+    async def branch() -> None:
+        seen["branch"] = current_handle()
+        async with open_supervisor(max_concurrent=1, runners=inner) as sup:  # type: ignore[arg-type]
+            seen["leaf handle"] = sup.submit_nowait(leaf)
+        seen["branch after"] = current_handle()
+
+    async with open_supervisor(max_concurrent=1, runners=outer) as sup:  # type: ignore[arg-type]
+        h = sup.submit_nowait(branch)
+        await h.wait()  # (not draining: a drain would stop the nested one at once)
+    assert h.status is TaskStatus.COMPLETED
+    assert seen["branch"] is seen["branch after"] is h
+    assert seen["leaf"] is seen["leaf's child"] is seen["leaf handle"]
