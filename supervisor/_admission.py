@@ -199,7 +199,8 @@ class Admission(Ledger):
     def _start_attempt(self, h: TaskHandle[Any]) -> None:
         """Spawn the runner of ``h``'s next attempt; ``h`` already holds a slot."""
         self._active[h._id] = h
-        if self._idle is not None:  # draining: this slot may leave the rest stuck
+        if self._idle is not None and h._extra is not None:
+            # Draining: a slot given to a PERMANENT task may leave the rest stuck.
             self._check_idle()
         assert self._tasks is not None
         if self._pooled:

@@ -26,7 +26,7 @@ from ._status import Decision, TaskStatus
 
 if TYPE_CHECKING:
     import contextvars
-    from collections.abc import Coroutine, Generator
+    from collections.abc import Awaitable, Callable, Coroutine, Generator
 
     from ._handle import Extra, TaskHandle
 
@@ -44,6 +44,16 @@ _CLOSED = Phase.CLOSED
 _NO_ROLE = Role.NONE
 
 _set_current_handle = CURRENT_HANDLE.set
+
+
+def _first_step(
+    h: TaskHandle[Any], fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
+) -> tuple[Coroutine[Any, Any, Any], object]:
+    """In an attempt's own context: make ``h`` its current handle, then make the
+    coroutine and run its first step (StopIteration: it returned at once)."""
+    _set_current_handle(h)
+    coro = cast("Coroutine[Any, Any, Any]", fn(*args))
+    return coro, coro.send(None)
 
 
 @types.coroutine
@@ -192,7 +202,6 @@ class Running(Admission):
                 h._context = None
             else:
                 context = context.copy()
-            context.run(_set_current_handle, h)
             if tracing is not None:
                 span = context.run(tracing.begin, h)
         else:
@@ -213,16 +222,13 @@ class Running(Admission):
                     del fn, args  # the coroutine holds what it needs
                     value = await coro
                 else:
-                    pooled_coro = cast(
-                        "Coroutine[Any, Any, Any]", context.run(fn, *args)
-                    )
-                    del fn, args
                     try:
-                        trap = context.run(pooled_coro.send, None)
+                        pooled_coro, trap = context.run(_first_step, h, fn, args)
                     except StopIteration as stop:
                         value = stop.value
                         yielded = False
                     else:
+                        del fn, args
                         value = await drive(context, pooled_coro, trap)
         except BaseException as exc:
             # Broad on purpose: every way a task can end must be recorded. Only
