@@ -30,6 +30,7 @@ from ._health import (
     HealthReport as HealthReport,
     HealthRules as HealthRules,
 )
+from ._open import open_supervisor as open_supervisor
 from ._spec import (
     AutoShutdown as AutoShutdown,
     Backoff as Backoff,
@@ -41,7 +42,7 @@ from ._status import (
     TaskEvent as TaskEvent,
     TaskStatus as TaskStatus,
 )
-from ._supervisor import Supervisor as Supervisor, open_supervisor as open_supervisor
+from ._supervisor import Supervisor as Supervisor
 from ._util import fixup_module_metadata as _fixup_module_metadata
 
 __version__ = "0.1.0"

@@ -127,7 +127,13 @@ class Admission(Ledger):
             else:
                 # Started from the submitter's task: trio copies the submitter's
                 # context into the new task, as nursery.start_soon always does.
-                self._tasks.start_soon(self._run, h, name=h._name)
+                self._tasks.start_soon(
+                    self._run
+                    if h._extra is not None or not self._trio
+                    else self._run_plain,
+                    h,
+                    name=h._name,
+                )
         else:
             if h._context is None:
                 h._context = contextvars.copy_context()
@@ -180,7 +186,7 @@ class Admission(Ledger):
                     self._room.wake_one()
                     return
         self._n_slots -= 1
-        if self._room:
+        if self._room.events:
             # A free slot is room too (with max_pending=0 it is the only room).
             # Guarded by test_cancelled_submit_submits_nothing.
             self._room.wake_one()

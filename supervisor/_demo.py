@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, TextIO
 import trio
 
 from ._health import HealthRules
+from ._open import open_supervisor
 from ._spec import Backoff
 from ._status import Decision, TaskStatus
-from ._supervisor import open_supervisor
 
 if TYPE_CHECKING:
     from ._events import EventSubscription

@@ -28,7 +28,7 @@ import pytest
 import trio
 import trio.testing
 
-from ._supervisor import open_supervisor
+from ._open import open_supervisor
 from .testing import EventRecorder
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from ._errors import TaskTimeout
 from ._handle import CURRENT_HANDLE, RUNNER_CODES, TaskStarter, start_key
 from ._policy import Phase, Role
 from ._spec import Restart
-from ._status import Decision, TaskStatus
+from ._status import Decision, TaskEvent, TaskStatus
 
 if TYPE_CHECKING:
     import contextvars
@@ -103,6 +103,91 @@ class Running(Admission):
                 # one, or a stream of such attempts would starve them. Shielded: an
                 # outer cancel reaches the next attempt's first step instead.
                 await checkpoint()
+
+    async def _run_plain(self, h: TaskHandle[Any]) -> None:
+        """``_run`` for a plain one-shot task on trio: the same lifecycle, without
+        what such a task never needs (restarts, roles, contexts to drive, the
+        lifecycle table's check). Anything else, or a task that must not start,
+        goes the whole way."""
+        if (
+            h._extra is not None
+            or self._tracing is not None
+            or self._metrics is not None
+            or h._status is not _PENDING
+            or self._phase is _STOPPING
+            or (status := self._runners_cancel_status) is None
+            or status.effectively_cancelled
+        ):
+            await self._run(h)
+            return
+        now = self._clock()
+        timeout = h._timeout
+        scope = (
+            self._CancelScope()
+            if timeout is None
+            else self._CancelScope(deadline=now + timeout)
+        )
+        h._scope = scope  # before RUNNING: an on_event hook may cancel it
+        h._started_at = now
+        h._attempts = 1
+        self._running_since[h._id] = now
+        h._status = _RUNNING
+        if self._emitting:
+            self._emit(TaskEvent(h._id, h._name, _PENDING, _RUNNING, now, 1))
+        fn = h._fn
+        assert fn is not None
+        args = h._args
+        h._fn = None
+        h._args = ()
+        value: object = None
+        exception: BaseException | None = None
+        try:
+            with scope:
+                coro = fn(*args)
+                del fn, args
+                value = await coro
+        except BaseException as exc:
+            # Broad on purpose, as in _run: every way a task can end is recorded.
+            ended, exception = self._classify(exc)
+            if ended is None:
+                self._cancel_all()
+                self._finish(h, _CANCELLED)
+                raise
+        else:
+            if not scope.cancelled_caught:
+                ended = _COMPLETED
+            elif h._cancel_requested or h._extra is not None:
+                ended = _CANCELLED  # cancelled, or stopped on purpose
+            else:
+                ended = _FAILED
+                msg = (
+                    f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
+                )
+                exception = TaskTimeout(msg)
+        if ended is not _COMPLETED or h._extra is not None:
+            self._finish(h, ended, value, exception)
+            return
+        # Completed: _finish and _record_end for a plain task, inlined.
+        del self._active[h._id]
+        del self._running_since[h._id]
+        h._result = value
+        now = self._clock()
+        h._completed_at = now
+        h._status = _COMPLETED
+        if self._emitting:
+            self._emit(TaskEvent(h._id, h._name, _RUNNING, _COMPLETED, now, 1))
+        h._scope = None
+        self._n_live -= 1
+        self._completed += 1
+        self._window.add(now, False)
+        event = h._done_event
+        if event is not None:
+            event.set()
+        if self._idle is not None and (
+            self._n_live == self._n_permanent_live or self._max_concurrent is not None
+        ):
+            self._check_idle()
+        self._release_slot()
 
     async def _run(self, h: TaskHandle[Any]) -> None:
         """One attempt of a supervised task, which holds a slot: the body of its trio
@@ -364,6 +449,7 @@ class Running(Admission):
 
 # How current_handle() tells the trio tasks that run attempts.
 RUNNER_CODES[Running._run.__code__] = True
+RUNNER_CODES[Running._run_plain.__code__] = True
 RUNNER_CODES[Running._runner.__code__] = False
 
 

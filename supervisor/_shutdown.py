@@ -234,6 +234,11 @@ class Shutdown(Children):
         try:
             async with self._backend.open_nursery() as tasks:
                 self._tasks = tasks
+                # trio's cancel status of the runners while they are in no scope of
+                # their own: _run_plain reads its flag (None: ask the backend).
+                self._runners_cancel_status = (
+                    getattr(tasks, "_cancel_status", None) if self._trio else None
+                )
                 self._host_task_id = anyio.get_current_task().id
                 task_status.started()
                 await self._stop.wait()

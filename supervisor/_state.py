@@ -6,14 +6,16 @@ from the bottom up (each module imports only the ones below it):
     _state       the fields, and the few calls that go up the stack
     _ledger      status changes, records, events, counts, health       (observation)
     _admission   slots, the PENDING and restart queues, backpressure    (admission)
-    _running     one attempt: spawn it, run it, classify how it ended   (the hot path)
+    _running     one attempt: spawn it, run it (a trio task of its own, a plain
+                 task's fast path, or a pooled runner's), classify how it ended
     _stopping    stop requests, stops by per-child shutdown, cancels of waiting tasks
     _groups      ONE_FOR_ALL / REST_FOR_ONE group restarts, in OTP's order
     _restarts    what follows an attempt: restart now, after a backoff, with the
                  group, or end; giving up when the intensity is exceeded
     _children    child ids, kept specs, terminate/restart/delete, which_children
     _shutdown    graceful and immediate shutdown, the host task, auto shutdown
-    _supervisor  Supervisor: the public facade, and open_supervisor()
+    _supervisor  Supervisor: the public facade
+    _open        open_supervisor(): the block that owns a Supervisor and its nurseries
 
 What to decide is plain code with no clock and no event loop: ``_policy`` (restart,
 strategy, stop order, auto shutdown) and ``_intensity``. Argument checks are in
@@ -29,7 +31,7 @@ import weakref
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from ._backend import current_clock
+from ._backend import TRIO, current_clock
 from ._health import FailureWindow
 from ._intensity import RestartWindow
 from ._logging import UnretrievedFailures
@@ -110,6 +112,7 @@ class SupervisorState:
         "_restarting",
         "_rng",
         "_room",
+        "_runners_cancel_status",
         "_running_since",
         "_shutdown_grace",
         "_signal_scope",
@@ -120,6 +123,7 @@ class SupervisorState:
         "_tasks",
         "_token",
         "_tracing",
+        "_trio",
         "_unretrieved",
         "_window",
     )
@@ -166,6 +170,8 @@ class SupervisorState:
         # task being spawned for it; _handoff_yielded says whether the attempt it
         # just ran yielded to the scheduler (else it checkpoints, to be fair).
         self._pooled = pooled
+        self._trio = backend is TRIO  # the plain tasks' fast path is trio's
+        self._runners_cancel_status: Any = None
         self._handoff: TaskHandle[Any] | None = None
         self._handoff_open = False
         self._handoff_yielded = False
@@ -255,6 +261,10 @@ class SupervisorState:
 
     async def _run(self, h: TaskHandle[Any]) -> None:
         """The runner of one attempt of ``h`` (``_running``)."""
+        raise NotImplementedError
+
+    async def _run_plain(self, h: TaskHandle[Any]) -> None:
+        """``_run`` for a plain one-shot task on trio (``_running``)."""
         raise NotImplementedError
 
     async def _runner(self, h: TaskHandle[Any]) -> None:

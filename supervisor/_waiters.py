@@ -17,18 +17,20 @@ class Waiters:
     passes the wake-up on, so no wake-up is ever lost.
     """
 
-    __slots__ = ("_backend", "_events")
+    __slots__ = ("_backend", "events")
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        self._events: deque[Event] = deque()
+        # The waiters' events, oldest first (truthy when someone waits: a hot
+        # path reads it directly).
+        self.events: deque[Event] = deque()
 
     def __bool__(self) -> bool:
-        return bool(self._events)
+        return bool(self.events)
 
     async def wait(self) -> None:
         event = self._backend.Event()
-        self._events.append(event)
+        self.events.append(event)
         try:
             await event.wait()
         except BaseException:
@@ -37,14 +39,14 @@ class Waiters:
             if event.is_set():
                 self.wake_one()
             else:
-                self._events.remove(event)
+                self.events.remove(event)
             raise
 
     def wake_one(self) -> None:
-        if self._events:
-            self._events.popleft().set()
+        if self.events:
+            self.events.popleft().set()
 
     def wake_all(self) -> None:
-        events, self._events = self._events, deque()
+        events, self.events = self.events, deque()
         for event in events:
             event.set()

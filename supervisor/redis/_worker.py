@@ -38,8 +38,8 @@ import attrs
 
 from .._arguments import check_signals
 from .._checks import check_count, check_seconds, check_type
+from .._open import open_supervisor
 from .._spec import Backoff, Restart
-from .._supervisor import open_supervisor
 from ._codec import Codec, JsonCodec, check_codec
 from ._connection import check_url, connect, ensure_group
 from ._fetcher import fetcher
