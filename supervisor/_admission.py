@@ -135,14 +135,46 @@ class Admission(Ledger):
                     name=h._name,
                 )
         else:
-            if h._context is None:
-                h._context = contextvars.copy_context()
-            h._queued = True
-            self._queue.append(h)
-            self._n_queued += 1
-            if self._emitting:
-                self._emit(TaskEvent(h._id, h._name, None, _PENDING, now, 0))
+            self._enqueue(h, now)
         return h
+
+    def _accept_plain(
+        self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
+    ) -> TaskHandle[Any]:
+        """``_accept`` of a plain async function with every option left alone: the
+        hot path of ``submit_nowait``, without the options' branches."""
+        if self._children is not None or self._pooled or not self._trio:
+            return self._accept(
+                fn, args, None, None, _TEMPORARY, None, None, NO_WAIT, False
+            )
+        now = self._clock()
+        self._next_id += 1
+        task_id = self._next_id
+        h = _new_handle(self, task_id, fn, args, fn.__qualname__, None, now)
+        self._submitted += 1
+        self._n_live += 1
+        limit = self._max_concurrent
+        if limit is not None and self._n_slots >= limit:
+            self._enqueue(h, now)
+            return h
+        self._n_slots += 1
+        self._active[task_id] = h
+        if self._emitting:
+            self._emit(TaskEvent(task_id, h._name, None, _PENDING, now, 0))
+        assert self._tasks is not None
+        # trio copies the submitter's context into the new task, as start_soon does.
+        self._tasks.start_soon(self._run_plain, h, name=h._name)
+        return h
+
+    def _enqueue(self, h: TaskHandle[Any], now: float) -> None:
+        """No slot is free: ``h`` waits in the queue, PENDING, with its context."""
+        if h._context is None:
+            h._context = contextvars.copy_context()
+        h._queued = True
+        self._queue.append(h)
+        self._n_queued += 1
+        if self._emitting:
+            self._emit(TaskEvent(h._id, h._name, None, _PENDING, now, 0))
 
     async def _wait_for_room(self) -> None:
         """Backpressure: return once a new task may be accepted (FIFO with other
@@ -223,7 +255,13 @@ class Admission(Ledger):
             h._context = None
         # Start it in the submitter's context (copied at submission); start_soon
         # copies it once more, so each attempt owns a fresh copy.
-        context.run(self._tasks.start_soon, self._run, h, name=h._name)
+        plain = h._extra is None and self._trio
+        context.run(
+            self._tasks.start_soon,
+            self._run_plain if plain else self._run,
+            h,
+            name=h._name,
+        )
 
     def _unqueue(self, h: TaskHandle[Any]) -> None:
         """Take queued ``h`` out of line (its entry stays behind, to be skipped)."""

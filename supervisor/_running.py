@@ -187,7 +187,12 @@ class Running(Admission):
             self._n_live == self._n_permanent_live or self._max_concurrent is not None
         ):
             self._check_idle()
-        self._release_slot()
+        if self._queue or self._restart_queue:
+            self._release_slot()  # hand the slot on
+        else:
+            self._n_slots -= 1
+            if self._room.events:
+                self._room.wake_one()
 
     async def _run(self, h: TaskHandle[Any]) -> None:
         """One attempt of a supervised task, which holds a slot: the body of its trio

@@ -207,19 +207,21 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
 
         With ``max_pending=0`` it succeeds only while a capacity slot is free.
         """
-        # (The checks of _check, without its call: this is the hot path. With every
-        # option left alone, only the function needs one, and a plain async
-        # function passes it with one look at its code flags.)
-        if (
-            type(fn) is not FunctionType
-            or not fn.__code__.co_flags & CO_COROUTINE
-            or name is not None
-            or timeout is not None
-            or restart is not _TEMPORARY
-            or max_attempts is not None
-            or backoff is not None
-            or shutdown is not NO_WAIT
-        ):
+        # The hot path: a plain async function with every option left alone needs
+        # one look at its code flags, and no option's branch.
+        plain = (
+            type(fn) is FunctionType
+            and fn.__code__.co_flags & CO_COROUTINE
+            and name is None
+            and timeout is None
+            and restart is _TEMPORARY
+            and max_attempts is None
+            and backoff is None
+            and shutdown is NO_WAIT
+            and significant is False
+        )
+        if not plain:
+            # (The checks of _check, without its call.)
             check_submission(
                 fn,
                 timeout,
@@ -230,16 +232,18 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
                 backoff,
                 shutdown,
             )
-        if significant is not False:
-            self._check_significant(significant, restart)
+            if significant is not False:
+                self._check_significant(significant, restart)
         if self._phase is not _OPEN:
             raise self._closed_error()
-        if not self._has_room():
+        if self._max_concurrent is not None and not self._has_room():
             msg = (
                 f"supervisor {self._name!r}: {self._n_queued} tasks already wait for "
                 f"capacity (max_pending={self._max_pending})"
             )
             raise QueueFull(msg)
+        if plain:
+            return self._accept_plain(fn, args)
         return self._accept(
             fn,
             args,
