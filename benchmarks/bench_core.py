@@ -1,7 +1,8 @@
-"""Core benchmarks: the supervisor's per-task costs against bare trio, same run.
+"""Core benchmarks beyond the hot path (``bench_hot_path.py``): the seed's 50
+submissions, memory per task, and a million tasks through a limit.
 
 Run: ``.venv/bin/python benchmarks/bench_core.py [--quick]``. Real clock. Prints
-min / median / max over the runs and ratios of medians; asserts nothing.
+min / median / max over the runs; asserts nothing.
 """
 
 from __future__ import annotations
@@ -25,112 +26,6 @@ Bench = Callable[[int], Awaitable[float]]
 
 async def noop() -> None:
     pass
-
-
-# --- submit -> complete of trivial tasks ------------------------------------
-
-
-async def bare_start_soon(n: int) -> float:
-    t0 = time.perf_counter()
-    async with trio.open_nursery() as nursery:
-        for _ in range(n):
-            nursery.start_soon(noop)
-    return time.perf_counter() - t0
-
-
-async def bare_scoped(n: int) -> float:
-    """Bare trio with one CancelScope per task: the floor of 'each task in its own scope'."""
-
-    async def scoped() -> None:
-        with trio.CancelScope():
-            await noop()
-
-    t0 = time.perf_counter()
-    async with trio.open_nursery() as nursery:
-        for _ in range(n):
-            nursery.start_soon(scoped)
-    return time.perf_counter() - t0
-
-
-async def bare_limiter(n: int) -> float:
-    limiter = trio.CapacityLimiter(100)
-
-    async def limited() -> None:
-        async with limiter:
-            await noop()
-
-    t0 = time.perf_counter()
-    async with trio.open_nursery() as nursery:
-        for _ in range(n):
-            nursery.start_soon(limited)
-    return time.perf_counter() - t0
-
-
-async def sup_submit_nowait(n: int) -> float:
-    t0 = time.perf_counter()
-    async with open_supervisor() as sup:
-        for _ in range(n):
-            sup.submit_nowait(noop)
-    return time.perf_counter() - t0
-
-
-async def sup_submit(n: int) -> float:
-    t0 = time.perf_counter()
-    async with open_supervisor() as sup:
-        for _ in range(n):
-            await sup.submit(noop)
-    return time.perf_counter() - t0
-
-
-async def sup_limited_100(n: int) -> float:
-    t0 = time.perf_counter()
-    async with open_supervisor(max_concurrent=100) as sup:
-        for _ in range(n):
-            sup.submit_nowait(noop)
-    return time.perf_counter() - t0
-
-
-# --- cancelling running tasks ------------------------------------------------
-
-
-async def bare_cancel(n: int) -> float:
-    with trio.CancelScope() as scope:
-        async with trio.open_nursery() as nursery:
-            for _ in range(n):
-                nursery.start_soon(trio.sleep_forever)
-            await trio.testing.wait_all_tasks_blocked()
-            t0 = time.perf_counter()
-            scope.cancel()
-    return time.perf_counter() - t0
-
-
-async def bare_scoped_cancel(n: int) -> float:
-    """Bare trio, each task in its own CancelScope: the floor for the supervisor."""
-
-    async def scoped() -> None:
-        with trio.CancelScope():
-            await trio.sleep_forever()
-
-    with trio.CancelScope() as scope:
-        async with trio.open_nursery() as nursery:
-            for _ in range(n):
-                nursery.start_soon(scoped)
-            await trio.testing.wait_all_tasks_blocked()
-            t0 = time.perf_counter()
-            scope.cancel()
-    return time.perf_counter() - t0
-
-
-async def sup_cancel(n: int) -> float:
-    with trio.CancelScope() as scope:
-        async with open_supervisor() as sup:
-            for _ in range(n):
-                sup.submit_nowait(trio.sleep_forever)
-            await trio.testing.wait_all_tasks_blocked()
-            t0 = time.perf_counter()
-            scope.cancel()
-            await trio.sleep_forever()
-    return time.perf_counter() - t0
 
 
 # --- the seed's benchmark: 50 submissions -------------------------------------
@@ -218,68 +113,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
     runs = 3 if args.quick else args.runs
-    sizes = [1_000, 10_000] if args.quick else [1_000, 10_000, 100_000]
     print(f"python {sys.version.split()[0]}, trio {trio.__version__}, {runs} runs each")
-    print(
-        "per-task cost, us: min / median / max   (ratio = median / bare trio median)\n"
-    )
-
-    rows: list[tuple[str, str, str]] = []
-
-    def row(label: str, values: list[float], n: int, base: list[float] | None) -> float:
-        med = statistics.median(values) / n
-        ratio = f"{med / (statistics.median(base) / n):.2f}x" if base else "1.00x"
-        rows.append((label, fmt([v / n for v in values], 1e6, "us"), ratio))
-        print(f"  {label:<44} {rows[-1][1]}   {ratio}", flush=True)
-        return med
-
-    for n in sizes:
-        base = measure(bare_start_soon, n, runs)
-        row(f"bare trio start_soon, {n:,}", base, n, None)
-        row(
-            f"bare trio + CancelScope per task, {n:,}",
-            measure(bare_scoped, n, runs),
-            n,
-            base,
-        )
-        row(
-            f"supervisor submit_nowait, {n:,}",
-            measure(sup_submit_nowait, n, runs),
-            n,
-            base,
-        )
-        row(f"supervisor await submit, {n:,}", measure(sup_submit, n, runs), n, base)
-    n = sizes[-1]
-    base = measure(bare_start_soon, n, runs)
-    row(f"bare trio unlimited, {n:,}", base, n, None)
-    row(
-        f"bare trio + CapacityLimiter(100), {n:,}",
-        measure(bare_limiter, n, runs),
-        n,
-        base,
-    )
-    row(
-        f"supervisor max_concurrent=100, {n:,}",
-        measure(sup_limited_100, n, runs),
-        n,
-        base,
-    )
-
-    n = 10_000
-    base = measure(bare_cancel, n, runs)
-    row(f"bare trio: cancel {n:,} running", base, n, None)
-    row(
-        f"bare trio + CancelScope per task: cancel {n:,}",
-        measure(bare_scoped_cancel, n, runs),
-        n,
-        base,
-    )
-    row(
-        f"supervisor: outer cancel of {n:,} running",
-        measure(sup_cancel, n, runs),
-        n,
-        base,
-    )
 
     seed = measure(seed_50_submissions, 50, runs)
     print(f"\n  seed benchmark, 50 submissions:   {fmt(seed, 1e3, 'ms')}")

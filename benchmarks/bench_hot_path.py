@@ -86,12 +86,33 @@ async def anyio_task_group(n: int) -> float:
     return time.perf_counter() - t0
 
 
-def supervised(**options: Any) -> Callable[[int], Awaitable[float]]:
+async def bare_limiter(n: int) -> float:
+    """Bare trio with a CapacityLimiter(100): the reference for max_concurrent."""
+    limiter = trio.CapacityLimiter(100)
+
+    async def limited() -> None:
+        async with limiter:
+            await trio.lowlevel.checkpoint()
+
+    t0 = time.perf_counter()
+    async with trio.open_nursery() as nursery:
+        for _ in range(n):
+            nursery.start_soon(limited)
+    return time.perf_counter() - t0
+
+
+def supervised(
+    *, awaited: bool = False, **options: Any
+) -> Callable[[int], Awaitable[float]]:
     async def bench(n: int) -> float:
         t0 = time.perf_counter()
         async with open_supervisor(**options) as sup:
-            for _ in range(n):
-                sup.submit_nowait(body)
+            if awaited:
+                for _ in range(n):
+                    await sup.submit(body)
+            else:
+                for _ in range(n):
+                    sup.submit_nowait(body)
         return time.perf_counter() - t0
 
     return bench
@@ -164,6 +185,30 @@ async def health_with_scheduled(n: int, *, calls: int = 2_000, **options: Any) -
     return elapsed / calls
 
 
+# --- the garbage collector in bursts --------------------------------------------
+
+
+def with_gc(setting: str, bench: Bench) -> Bench:
+    """``bench`` under one garbage-collector setting, restored afterwards."""
+
+    def run(n: int) -> float:
+        thresholds = gc.get_threshold()
+        try:
+            if setting == "gc.freeze() first":
+                gc.freeze()  # what exists now is never walked again
+            elif setting == "gc.set_threshold(100_000)":
+                gc.set_threshold(100_000, *thresholds[1:])
+            elif setting == "gc.disable() during the burst":
+                gc.disable()
+            return bench(n)
+        finally:
+            gc.enable()
+            gc.set_threshold(*thresholds)
+            gc.unfreeze()
+
+    return run
+
+
 # --- harness --------------------------------------------------------------------
 
 
@@ -204,6 +249,8 @@ def main() -> None:
         "bare trio start_soon": on_trio(bare_trio),
         "bare trio + CancelScope per task (floor)": on_trio(scoped),
         "supervisor, runners='task', unlimited": on_trio(supervised()),
+        "supervisor, runners='task', await submit": on_trio(supervised(awaited=True)),
+        "bare trio + CapacityLimiter(100)": on_trio(bare_limiter),
         "supervisor, runners='task', max_concurrent=100": on_trio(
             supervised(max_concurrent=100)
         ),
@@ -236,6 +283,23 @@ def main() -> None:
         ),
     }
     report(interleaved(cancels, n, runs), "bare trio + CancelScope per task (floor)")
+
+    n = sizes[-1]
+    print(f"\n{n:,}-task bursts and the garbage collector (ratio to the default)")
+    unlimited = on_trio(supervised())
+    bursts: dict[str, Bench] = {
+        f"runners='task', unlimited, {setting}": with_gc(setting, unlimited)
+        for setting in (
+            "default",
+            "gc.freeze() first",
+            "gc.set_threshold(100_000)",
+            "gc.disable() during the burst",
+        )
+    }
+    bursts["runners='pooled', max_concurrent=100, default"] = on_trio(
+        supervised(max_concurrent=100, runners="pooled")
+    )
+    report(interleaved(bursts, n, runs), "runners='task', unlimited, default")
 
     print("\nhealth(), us per call, with tasks scheduled (ratio to 0 scheduled)")
     for label, options in (
