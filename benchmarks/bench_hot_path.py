@@ -227,7 +227,7 @@ def report(times: dict[str, list[float]], reference: str, unit: float = 1e6) -> 
     for name, values in times.items():
         med = statistics.median(values)
         print(
-            f"  {name:<46} {min(values) * unit:8.2f} / {med * unit:8.2f} / "
+            f"  {name:<58} {min(values) * unit:8.2f} / {med * unit:8.2f} / "
             f"{max(values) * unit:8.2f}   {med / base:5.2f}x",
             flush=True,
         )
