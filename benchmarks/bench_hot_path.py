@@ -56,12 +56,17 @@ def on_asyncio(fn: Callable[[int], Coroutine[Any, Any, float]]) -> Bench:
 # --- submit to finish -----------------------------------------------------------
 
 
-async def bare_trio(n: int) -> float:
+async def in_nursery(task: Callable[[], Awaitable[None]], n: int) -> float:
+    """n copies of ``task`` in one bare trio nursery."""
     t0 = time.perf_counter()
     async with trio.open_nursery() as nursery:
         for _ in range(n):
-            nursery.start_soon(body)
+            nursery.start_soon(task)
     return time.perf_counter() - t0
+
+
+async def bare_trio(n: int) -> float:
+    return await in_nursery(body, n)
 
 
 async def scoped(n: int) -> float:
@@ -71,11 +76,7 @@ async def scoped(n: int) -> float:
         with trio.CancelScope():
             await trio.lowlevel.checkpoint()
 
-    t0 = time.perf_counter()
-    async with trio.open_nursery() as nursery:
-        for _ in range(n):
-            nursery.start_soon(in_scope)
-    return time.perf_counter() - t0
+    return await in_nursery(in_scope, n)
 
 
 async def anyio_task_group(n: int) -> float:
@@ -94,11 +95,7 @@ async def bare_limiter(n: int) -> float:
         async with limiter:
             await trio.lowlevel.checkpoint()
 
-    t0 = time.perf_counter()
-    async with trio.open_nursery() as nursery:
-        for _ in range(n):
-            nursery.start_soon(limited)
-    return time.perf_counter() - t0
+    return await in_nursery(limited, n)
 
 
 def supervised(

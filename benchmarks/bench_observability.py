@@ -9,12 +9,14 @@ Run: ``.venv/bin/python benchmarks/bench_observability.py [--runs N]`` (needs th
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import statistics
 import time
 from collections.abc import Awaitable, Callable
 
 import trio
+from bench_hot_path import in_nursery  # (this folder is on the path when run)
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from prometheus_client import CollectorRegistry, generate_latest
@@ -54,15 +56,7 @@ def bare(
     body: Callable[[], Awaitable[None]],
 ) -> Callable[[int], Awaitable[float]]:
     """n tasks running ``body`` in a bare trio nursery."""
-
-    async def bench(n: int) -> float:
-        t0 = time.perf_counter()
-        async with trio.open_nursery() as nursery:
-            for _ in range(n):
-                nursery.start_soon(body)
-        return time.perf_counter() - t0
-
-    return bench
+    return functools.partial(in_nursery, body)
 
 
 _tracer = TracerProvider().get_tracer("bench")

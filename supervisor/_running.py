@@ -46,6 +46,12 @@ _NO_ROLE = Role.NONE
 _set_current_handle = CURRENT_HANDLE.set
 
 
+def _timed_out(h: TaskHandle[Any], timeout: float | None) -> TaskTimeout:
+    return TaskTimeout(
+        f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
+    )
+
+
 def _first_step(
     h: TaskHandle[Any], fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
 ) -> tuple[Coroutine[Any, Any, Any], object]:
@@ -160,10 +166,7 @@ class Running(Admission):
                 ended = _CANCELLED  # cancelled, or stopped on purpose
             else:
                 ended = _FAILED
-                msg = (
-                    f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
-                )
-                exception = TaskTimeout(msg)
+                exception = _timed_out(h, timeout)
         if ended is not _COMPLETED or h._extra is not None:
             self._finish(h, ended, value, exception)
             return
@@ -354,10 +357,7 @@ class Running(Admission):
                 ended = _CANCELLED  # cancelled, or stopped on purpose
             else:
                 ended = _FAILED
-                msg = (
-                    f"task {h._name!r} (id {h._id}) timed out after {timeout!r} seconds"
-                )
-                exception = TaskTimeout(msg)
+                exception = _timed_out(h, timeout)
         if pooled:
             # Whatever gets this slot next is this runner's next attempt.
             self._handoff_open = True
