@@ -70,11 +70,12 @@ async def bare_trio(n: int) -> float:
 
 
 async def scoped(n: int) -> float:
-    """The floor of one task per job, each in its own cancel scope."""
+    """The floor of one trio task per job, each job (a call of its function) in a
+    cancel scope of its own."""
 
     async def in_scope() -> None:
         with trio.CancelScope():
-            await trio.lowlevel.checkpoint()
+            await body()
 
     return await in_nursery(in_scope, n)
 
