@@ -1,4 +1,5 @@
-"""Command line: ``python -m supervisor demo``, ``worker`` and ``top``."""
+"""Command line: ``python -m supervisor demo``, ``worker`` and ``top`` (also
+installed as the ``trio-supervisor`` command), and ``--version``."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import TYPE_CHECKING
 
 import trio
 
+from . import __version__
 from ._demo import demo
 
 if TYPE_CHECKING:
@@ -57,8 +59,11 @@ def _optional(
     return run
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m supervisor")
+def main(argv: list[str] | None = None, prog: str = "python -m supervisor") -> int:
+    parser = argparse.ArgumentParser(prog=prog)
+    parser.add_argument(
+        "--version", action="version", version=f"trio-supervisor {__version__}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("demo", help="a short live demo of supervision (about 4 seconds)")
     commands = {
@@ -70,6 +75,11 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args)
     trio.run(demo)
     return 0
+
+
+def console() -> int:
+    """The ``trio-supervisor`` command."""
+    return main(prog="trio-supervisor")
 
 
 if __name__ == "__main__":
