@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar, final
 
 import attrs
 
-from ._checks import check_seconds
+from ._checks import check_name, check_seconds
 from ._errors import ActorCrashed, ActorStopped, MailboxFull
 from ._util import NoPublicConstructor
 from ._waiters import Waiters
@@ -257,7 +257,12 @@ async def actor_main(
 ) -> None:
     """The supervised function of an actor: one instance, until it stops."""
     backend = ref._backend
-    instance = factory(*args)
+    made: object = factory(*args)  # typed, but users' factories are not checked
+    if not isinstance(made, Actor):
+        # Before on_start: an instance that is no Actor has no on_stop to run.
+        msg = f"spawn_actor() factory {factory!r} must make an Actor, it made {made!r}"
+        raise TypeError(msg)
+    instance: Actor[Any, Any] = made
     try:
         await instance.on_start()
         ref._ready = True
@@ -296,9 +301,7 @@ async def actor_main(
 def check_actor_options(
     name: object, mailbox_size: object, factory: object, stop_timeout: object
 ) -> None:
-    if not isinstance(name, str):
-        msg = f"name must be a str, got {name!r}"
-        raise TypeError(msg)
+    check_name("name", name, none_ok=False)
     if isinstance(mailbox_size, bool) or not isinstance(mailbox_size, int):
         msg = f"mailbox_size must be an int, got {mailbox_size!r}"
         raise TypeError(msg)
@@ -307,5 +310,8 @@ def check_actor_options(
         raise ValueError(msg)
     if not callable(factory):
         msg = f"factory must be callable, got {factory!r}"
+        raise TypeError(msg)
+    if isinstance(factory, type) and not issubclass(factory, Actor):
+        msg = f"factory must make an Actor: {factory!r} is not an Actor subclass"
         raise TypeError(msg)
     check_seconds("stop_timeout", stop_timeout, zero_ok=True, none_ok=False)

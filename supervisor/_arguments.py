@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from types import FunctionType
 from typing import Final, Literal
 
-from ._checks import check_count, check_seconds, check_type
+from ._checks import check_count, check_name, check_seconds, check_type
 from ._health import HealthRules
 from ._spec import AutoShutdown, Backoff, Restart, Strategy
 
@@ -87,7 +87,7 @@ def check_submission(
     """The checks every submit call makes, with a message naming the argument."""
     check_async_fn(fn, api)
     check_seconds("timeout", timeout, zero_ok=False)
-    check_type("name", name, str, "a str or None")
+    check_name("name", name, none_ok=True)
     check_policy(restart, max_attempts, backoff, shutdown)
 
 
@@ -109,9 +109,7 @@ def check_policy(
 
 
 def check_options(name: object, on_event: object, health_rules: object) -> None:
-    if not isinstance(name, str):
-        msg = f"name must be a str, got {name!r}"
-        raise TypeError(msg)
+    check_name("name", name, none_ok=False)
     if on_event is not None and not callable(on_event):
         msg = f"on_event must be callable or None, got {on_event!r}"
         raise TypeError(msg)

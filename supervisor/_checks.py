@@ -7,6 +7,11 @@ argument, the rule and the value.
 from __future__ import annotations
 
 import math
+import sys
+
+#: The largest count any option takes (sizes of queues and windows are made from
+#: them): beyond it a count means nothing, and Python's containers refuse it.
+MAX_COUNT = sys.maxsize - 1
 
 
 def check_type(
@@ -17,6 +22,19 @@ def check_type(
         raise TypeError(msg)
 
 
+def check_name(name: str, value: object, *, none_ok: bool) -> None:
+    """A name: a non-empty str (None too with ``none_ok``)."""
+    if value is None and none_ok:
+        return
+    if not isinstance(value, str):
+        what = "a str or None" if none_ok else "a str"
+        msg = f"{name} must be {what}, got {value!r}"
+        raise TypeError(msg)
+    if not value.strip():
+        msg = f"{name} must not be empty, got {value!r}"
+        raise ValueError(msg)
+
+
 def check_count(name: str, value: object, minimum: int) -> None:
     if value is None:
         return
@@ -25,6 +43,9 @@ def check_count(name: str, value: object, minimum: int) -> None:
         raise TypeError(msg)
     if value < minimum:
         msg = f"{name} must be >= {minimum}, got {value!r}"
+        raise ValueError(msg)
+    if value > MAX_COUNT:
+        msg = f"{name} must be <= {MAX_COUNT} (sys.maxsize - 1), got {value!r}"
         raise ValueError(msg)
 
 

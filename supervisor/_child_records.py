@@ -48,6 +48,8 @@ class ChildSpec:
     shutdown: float | None
     significant: bool
     actor: ActorSpec | None = None
+    #: Seconds each attempt may take to call task_status.started() (None: no bound).
+    start_timeout: float | None = None
 
 
 @final

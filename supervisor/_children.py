@@ -104,6 +104,7 @@ class Children(Restarts):
             child.handle = h
             child.kept = False
         extra.child = child
+        extra.start_timeout = spec.start_timeout
         self._entries[h._id] = child
         if ref is not None:
             assert name is not None

@@ -368,6 +368,11 @@ class TaskStarter:
         h._started_value = value
         extra = h._extra
         assert extra is not None
+        bound = extra.start_deadline
+        if bound is not None:  # ready in time: only the attempt's timeout is left
+            extra.start_deadline = None
+            if h._scope is not None:
+                h._scope.deadline = bound[1]
         extra.wake_ready()
 
 
@@ -419,6 +424,8 @@ class Extra:
         "role",
         "shutdown",
         "significant",
+        "start_deadline",
+        "start_timeout",
         "starter",
         "stop_event",
         "stop_hooks",
@@ -448,6 +455,10 @@ class Extra:
         self.child: ChildEntry | None = None
         #: start_child only: the current attempt's task_status.
         self.starter: TaskStarter | None = None
+        #: start_child's start_timeout, and while an attempt is not ready yet,
+        #: its deadline for started() and the attempt's own deadline to restore.
+        self.start_timeout: float | None = None
+        self.start_deadline: tuple[float, float] | None = None
         #: Set by started(), and when an attempt or the task ends: what start_child
         #: and group restarts wait on.
         self.ready_event: Event | None = None

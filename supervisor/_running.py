@@ -253,6 +253,16 @@ class Running(Admission):
             if timeout is None
             else self._CancelScope(deadline=now + timeout)
         )
+        if (
+            extra is not None
+            and extra.start_timeout is not None
+            and extra.starter is not None
+        ):
+            # start_timeout bounds the wait for started(); started() restores the
+            # attempt's own deadline.
+            start_by = now + extra.start_timeout
+            extra.start_deadline = (start_by, scope.deadline)
+            scope.deadline = min(scope.deadline, start_by)
         # The scope exists before the status says RUNNING: an on_event hook may call
         # handle.cancel() from inside the transition.
         h._scope = scope
@@ -358,6 +368,16 @@ class Running(Admission):
             else:
                 ended = _FAILED
                 exception = _timed_out(h, timeout)
+                if extra is not None and extra.start_deadline is not None:
+                    start_by, own = extra.start_deadline
+                    if start_by <= own:  # the bound on started() expired first
+                        exception = TaskTimeout(
+                            f"task {h._name!r} (id {h._id}) did not call "
+                            f"task_status.started() within {extra.start_timeout!r} "
+                            "seconds (start_timeout)"
+                        )
+        if extra is not None:
+            extra.start_deadline = None
         if pooled:
             # Whatever gets this slot next is this runner's next attempt.
             self._handoff_open = True

@@ -11,6 +11,7 @@ from inspect import CO_COROUTINE
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, final
 
+import attrs
 import trio
 
 from ._arguments import (
@@ -324,6 +325,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         backoff: Backoff | None = None,
         shutdown: float | None = NO_WAIT,
         significant: bool = False,
+        start_timeout: float | None = None,
     ) -> TaskHandle[T]:
         """Start a child with trio's start protocol; return once it is ready.
 
@@ -335,7 +337,9 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
 
         ``name`` is the child's id (see :meth:`terminate_child`): unique among this
         supervisor's children, live or kept. ``shutdown`` and ``significant`` as
-        for :meth:`submit`.
+        for :meth:`submit`. ``start_timeout`` bounds each attempt's wait for
+        ``started()`` (seconds, > 0): an attempt not ready by then fails with
+        :class:`TaskTimeout`, and the restart policy decides what follows.
 
         Raises:
             TaskFailed: the child ended FAILED before it was ready.
@@ -358,8 +362,17 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             shutdown,
             significant,
         )
+        check_seconds("start_timeout", start_timeout, zero_ok=False)
         spec = ChildSpec(
-            fn, args, timeout, restart, max_attempts, backoff, shutdown, significant
+            fn,
+            args,
+            timeout,
+            restart,
+            max_attempts,
+            backoff,
+            shutdown,
+            significant,
+            start_timeout=start_timeout,
         )
         return await self._start_child(spec, name)
 
@@ -375,6 +388,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         stop_timeout: float = 5.0,
         shutdown: float | None = NO_WAIT,
         significant: bool = False,
+        start_timeout: float | None = None,
     ) -> ActorRef[MsgT, ReplyT]:
         """Start an actor: ``factory(*args)`` builds each instance (once per start).
 
@@ -383,7 +397,8 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         (unless the restart policy retries it). The actor is a supervised child: it
         has a handle, a restart policy, and takes part in strategies, intensity and
         shutdown order. ``name`` is its id among this supervisor's children and
-        unique among the live actors of the supervision tree.
+        unique among the live actors of the supervision tree. ``start_timeout``
+        bounds each start (the factory and ``on_start``) as for :meth:`start_child`.
         """
         spec = actor_spec(
             factory,
@@ -398,9 +413,12 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             significant,
         )
         check_policy(restart, max_attempts, backoff, shutdown)
+        check_seconds("start_timeout", start_timeout, zero_ok=False)
         if significant is not False:
             self._check_significant(significant, restart)
-        h = await self._start_child(spec, name)
+        h = await self._start_child(
+            attrs.evolve(spec, start_timeout=start_timeout), name
+        )
         extra = h._extra
         assert extra is not None
         entry = extra.child

@@ -37,7 +37,7 @@ import anyio
 import attrs
 
 from .._arguments import check_signals
-from .._checks import check_count, check_seconds, check_type
+from .._checks import check_count, check_name, check_seconds, check_type
 from .._open import open_supervisor
 from .._spec import Backoff, Restart
 from ._codec import Codec, JsonCodec, check_codec
@@ -199,7 +199,7 @@ async def open_worker(
     check_count("max_deliveries", max_deliveries, 1)
     check_seconds("result_ttl", result_ttl, zero_ok=False, none_ok=False)
     check_codec(JsonCodec() if codec is None else codec)
-    check_type("name", name, str, "a str or None")
+    check_name("name", name, none_ok=True)
     signals = check_signals(shutdown_on)
     consumer = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     keys = QueueKeys(queue)
