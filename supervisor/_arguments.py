@@ -144,6 +144,9 @@ def check_runners(runners: object, max_concurrent: int | None) -> None:
         raise ValueError(msg)
 
 
+_UNCATCHABLE: Final = frozenset({"SIGKILL", "SIGSTOP"})
+
+
 def check_signals(signals: object) -> tuple[signal.Signals, ...]:
     """shutdown_on: signal numbers (or ``signal.Signals``), only in the main thread."""
     if isinstance(signals, (str, bytes)) or not isinstance(signals, Iterable):
@@ -159,6 +162,9 @@ def check_signals(signals: object) -> tuple[signal.Signals, ...]:
         except ValueError:
             msg = f"shutdown_on: {sig!r} is not a signal of this platform"
             raise ValueError(msg) from None
+        if found[-1].name in _UNCATCHABLE:
+            msg = f"shutdown_on: {found[-1].name} cannot be caught by any program"
+            raise ValueError(msg)
     if found and threading.current_thread() is not threading.main_thread():
         msg = "shutdown_on needs the main thread (Python delivers signals there only)"
         raise RuntimeError(msg)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 from inspect import CO_COROUTINE
 from types import FunctionType
-from typing import TYPE_CHECKING, Any, Final, TypeVar, final
+from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 
 import attrs
 import trio
@@ -432,6 +432,9 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         A supervisor opened inside a task of another (one submitted from the outer
         block or its tasks) shares its tree's registry: names are unique across it.
         """
+        if not isinstance(cast("object", name), str):
+            msg = f"whereis() takes an actor's name, a str; got name={name!r}"
+            raise TypeError(msg)
         return self._actors.get(name)
 
     async def terminate_child(self, child: TaskHandle[Any] | str) -> None:
