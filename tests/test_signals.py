@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import threading
 from pathlib import Path
 
@@ -106,53 +103,4 @@ def test_outside_the_main_thread_it_is_a_runtime_error() -> None:
     assert "main thread" in str(caught[0])
 
 
-SERVICE = textwrap.dedent(
-    """
-    import signal, sys
-    import anyio
-    from supervisor import Restart, open_supervisor
-
-    async def worker(n, *, task_status):
-        task_status.started()
-        try:
-            await anyio.sleep_forever()
-        finally:
-            print(f"worker {n} cleaned up", flush=True)
-
-    async def main():
-        async with open_supervisor(
-            "service", shutdown_on=(signal.SIGINT, signal.SIGTERM), shutdown_grace=5
-        ) as sup:
-            for n in range(2):  # start_child: each started before the next
-                await sup.start_child(worker, n, name=f"worker {n}")
-            print("ready", flush=True)
-            await anyio.sleep_forever()
-        print("drained", flush=True)
-
-    anyio.run(main, backend=sys.argv[1])
-    """
-)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("backend", ["trio", "asyncio"])
-def test_a_service_gets_sigterm_drains_and_exits_0(backend: str) -> None:
-    process = subprocess.Popen(
-        [sys.executable, "-c", SERVICE, backend],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        assert process.stdout.readline() == "ready\n"
-        process.send_signal(signal.SIGTERM)
-        out, err = process.communicate(timeout=30)
-    finally:
-        process.kill()
-        process.wait(timeout=30)
-    assert process.returncode == 0, err
-    # PERMANENT workers stop newest first, each cleaned up before the next
-    assert out.splitlines() == ["worker 1 cleaned up", "worker 0 cleaned up", "drained"]
-    assert "SIGTERM: shutting down gracefully" in err
+# The service subprocess test runs examples/service.py: tests/examples/test_service.py
