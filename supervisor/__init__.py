@@ -44,8 +44,7 @@ from ._status import (
 )
 from ._supervisor import Supervisor as Supervisor
 from ._util import fixup_module_metadata as _fixup_module_metadata
-
-__version__ = "0.1.0"
+from ._version import __version__ as __version__
 
 _fixup_module_metadata(__name__, globals())
 del _fixup_module_metadata

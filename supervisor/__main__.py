@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 
 import trio
 
-from . import __version__
-from ._demo import demo
+from ._clash import clash
+from ._version import __version__
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -60,6 +60,12 @@ def _optional(
 
 
 def main(argv: list[str] | None = None, prog: str = "python -m supervisor") -> int:
+    problem = clash()
+    if problem is not None:
+        print(f"{prog}: {problem}", file=sys.stderr)
+        return 2
+    from ._demo import demo  # (imports the whole library: after the check)
+
     parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument(
         "--version", action="version", version=f"trio-supervisor {__version__}"

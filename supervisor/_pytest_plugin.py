@@ -28,6 +28,7 @@ import pytest
 import trio
 import trio.testing
 
+from ._clash import clash
 from ._open import open_supervisor
 from .testing import EventRecorder
 
@@ -35,6 +36,14 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator
 
     from ._supervisor import Supervisor
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Say so at once when ``supervisor`` is supervisord's, not ours."""
+    problem = clash()
+    if problem is not None:
+        msg = f"trio-supervisor's pytest plugin: {problem}"
+        raise pytest.UsageError(msg)
 
 
 @pytest.fixture
