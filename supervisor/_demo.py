@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sys
 from typing import TYPE_CHECKING, TextIO
@@ -52,25 +53,58 @@ async def flaky(seconds: float) -> None:
     raise ConnectionError(msg)
 
 
+#: The demo's lines fit a terminal of this width.
+WIDTH = 80
+#: ANSI colours of the statuses, on a terminal (and not with NO_COLOR set).
+_COLOURS = {
+    TaskStatus.COMPLETED: "32",  # green
+    TaskStatus.FAILED: "1;31",  # bold red
+    TaskStatus.CANCELLED: "2",  # dim
+    TaskStatus.RESTARTING: "33",  # yellow
+}
+
+
+def _coloured(out: TextIO) -> bool:
+    return out.isatty() and "NO_COLOR" not in os.environ
+
+
+def _paint(status: TaskStatus, coloured: bool) -> str:
+    """The status word, in its colour on a terminal (the colour codes take no
+    columns, so lines are fitted before painting)."""
+    word = _MARKS[status]
+    code = _COLOURS.get(status)
+    return f"\x1b[{code}m{word}\x1b[0m" if coloured and code else word
+
+
+def _fit(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"
+
+
 class _OneLineFormatter(logging.Formatter):
     def formatException(self, ei: object) -> str:
         return ""  # the demo shows the message; real handlers get the traceback
 
+    def format(self, record: logging.LogRecord) -> str:
+        return _fit(super().format(record).rstrip())
+
 
 async def _show_events(subscription: EventSubscription, out: TextIO, t0: float) -> None:
+    coloured = _coloured(out)
     async with subscription as events:
         async for e in events:
             extra = (
-                f"  ({type(e.exception).__name__}: {e.exception})"
-                if e.exception
-                else ""
+                "  -> restart after backoff" if e.decision is Decision.RESTART else ""
             )
-            if e.decision is Decision.RESTART:
-                extra += "  -> restart after backoff"
-            print(
+            if e.exception:
+                extra += f"  ({type(e.exception).__name__}: {e.exception})"
+            line = _fit(
                 f"  {trio.current_time() - t0:5.2f}s  #{e.task_id:<2} {e.name:<10} "
-                f"{_MARKS[e.new]}{extra}",
-                file=out,
+                f"{_MARKS[e.new]}{extra}"
+            )
+            word = _MARKS[e.new]
+            at = line.index(word, 24)  # after the time, id and name columns
+            print(
+                line[:at] + _paint(e.new, coloured) + line[at + len(word) :], file=out
             )
 
 
