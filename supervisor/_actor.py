@@ -188,9 +188,7 @@ class ActorRef(Generic[MsgT, ReplyT], metaclass=NoPublicConstructor):
         A checkpoint. If cancelled after sending, the message is still handled and
         its answer dropped.
         """
-        if timeout is not None and not (timeout > 0):
-            msg = f"timeout must be > 0 or None, got {timeout!r}"
-            raise ValueError(msg)
+        check_seconds("timeout", timeout, zero_ok=False)
         deadline = (
             math.inf if timeout is None else self._backend.current_time() + timeout
         )

@@ -174,9 +174,7 @@ async def test_call_rejects_a_timeout_that_is_not_positive(
 ) -> None:
     async with open_supervisor() as sup:
         ref = await sup.spawn_actor(Worker, name="w")
-        with pytest.raises(
-            ValueError, match=rf"^timeout must be > 0 or None, got {bad!r}$"
-        ):
+        with pytest.raises(ValueError, match=r"^timeout must (be > 0, got|not be NaN)"):
             await ref.call("x", timeout=bad)
         assert ref.statistics() == stats()  # nothing was sent
         sup.cancel()

@@ -353,3 +353,17 @@ async def test_bad_input_is_refused_with_a_message_naming_it(
         assert argument in str(raised.value)
         assert not sup.closed  # a refused call breaks nothing
         assert sup.health().submitted == 0
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"), [(-1, ValueError), (0, ValueError), ("1", TypeError)]
+)
+async def test_an_actor_call_refuses_a_bad_timeout(
+    bad: object, error: type[Exception]
+) -> None:
+    async with open_supervisor() as sup:
+        ref = await sup.spawn_actor(Echo, name="echo")
+        with pytest.raises(error, match="timeout"):
+            await ref.call("hello", timeout=bad)  # type: ignore[arg-type]
+        assert ref.statistics().processed == 0  # nothing was sent
+        sup.cancel()
