@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterable, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Final, cast, final
@@ -22,7 +23,7 @@ from ._results import ResultWaiters
 from ._scripts import Scripts
 
 if TYPE_CHECKING:
-    from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+    from collections.abc import AsyncIterator, Callable, Iterator
 
 #: Jobs per script call of ``enqueue_many``: big enough to amortize the round
 #: trip, small enough not to stall the server for long.
@@ -126,7 +127,10 @@ class Queue:
         Every payload is encoded before anything is sent: a TypeError adds none."""
         name = job_name_of(job)
         kind, when = _when(delay, at)
-        payloads = [encode_arguments(self.codec, name, tuple(a)) for a in arguments]
+        payloads = [
+            encode_arguments(self.codec, name, tuple(a))
+            for a in _argument_tuples(arguments)
+        ]
         ids = [uuid.uuid4().hex for _ in payloads]
         handles = []
         with self._send_span(ids[0] if ids else "", len(ids)) as trace:
@@ -159,9 +163,7 @@ class Queue:
 
     def job(self, job_id: str) -> JobHandle:
         """The handle of a job enqueued anywhere (no round trip)."""
-        if not isinstance(cast("object", job_id), str) or not job_id:
-            msg = f"job_id must be a non-empty str, got {job_id!r}"
-            raise TypeError(msg)
+        _check_job_id(job_id)
         return JobHandle(job_id, queue=self._link)
 
     async def stats(self) -> QueueStats:
@@ -191,7 +193,7 @@ class Queue:
         """Put DEAD jobs back in the queue with a fresh budget of attempts and
         deliveries (their history is kept). Returns how many were DEAD."""
         for job_id in job_ids:
-            self.job(job_id)  # the same check
+            _check_job_id(job_id)
         if not job_ids:
             return 0
         count: int = await self.scripts.call_many("requeue", job_ids)
@@ -237,3 +239,27 @@ async def open_queue(
             finally:
                 q._link.closed = True
                 tg.cancel_scope.cancel()
+
+
+def _check_job_id(job_id: object) -> None:
+    if not isinstance(job_id, str):
+        msg = f"job_id must be a non-empty str, got {job_id!r}"
+        raise TypeError(msg)
+    if not job_id:
+        msg = "job_id must not be empty"
+        raise ValueError(msg)
+
+
+def _argument_tuples(arguments: object) -> Iterator[Sequence[Any]]:
+    """enqueue_many's ``arguments``: an iterable of one sequence per job."""
+    if isinstance(arguments, (str, bytes)) or not isinstance(arguments, Iterable):
+        msg = f"arguments must be an iterable of argument tuples, got {arguments!r}"
+        raise TypeError(msg)
+    for i, one in enumerate(arguments):
+        if isinstance(one, (str, bytes)) or not isinstance(one, Sequence):
+            msg = (
+                f"arguments[{i}] must be a tuple (or list) of one job's arguments, "
+                f"got {one!r}"
+            )
+            raise TypeError(msg)
+        yield one
