@@ -46,6 +46,19 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(msg)
 
 
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``supervised`` is an async fixture: without pytest-trio, pytest would only say
+    "requested an async fixture ... with no plugin". Say what to install."""
+    if "supervised" in getattr(item, "fixturenames", ()) and not (
+        item.config.pluginmanager.hasplugin("trio")
+    ):
+        pytest.fail(
+            "the supervised fixture needs pytest-trio: "
+            "pip install 'trio-supervisor[test]' (and mark the test @pytest.mark.trio)",
+            pytrace=False,
+        )
+
+
 @pytest.fixture
 def supervisor_events() -> EventRecorder:
     """Records every TaskEvent of the ``supervised`` fixture."""

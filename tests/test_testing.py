@@ -142,6 +142,20 @@ def test_plugin_checks_the_history_at_teardown(pytester: Any) -> None:
     assert result.ret != 0
 
 
+def test_without_pytest_trio_the_fixture_says_what_to_install(pytester: Any) -> None:
+    pytester.makepyfile(
+        """
+        async def test_user_code(supervised):
+            pass
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:trio", "-q")
+    result.stdout.fnmatch_lines(
+        ["*the supervised fixture needs pytest-trio*trio-supervisor[[]test[]]*"]
+    )
+    assert result.ret != 0
+
+
 # ---------------------------------------------------------------------------
 # Hypothesis-chosen scheduling
 # ---------------------------------------------------------------------------
