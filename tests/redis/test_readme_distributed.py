@@ -1,10 +1,12 @@
-"""The README's "Across processes and hosts" runs as written: its files are the
-ones in examples/distributed, and its steps (two workers, the producer, a worker
-killed with kill -9, a SIGTERM) lose nothing."""
+"""The README's "Across processes and hosts" and the docs' "Scale out" how-to run as
+written: their files are the ones in examples/distributed, the workers run the
+docs' command line (with a 1 s lease, so that a reclaim is quick), and the steps (two
+workers, the producer, a worker killed with kill -9, a SIGTERM) lose nothing."""
 
 from __future__ import annotations
 
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -23,6 +25,12 @@ EXAMPLE = ROOT / "examples" / "distributed"
 SECTION = README[README.index("## Across processes and hosts") :]
 SECTION = SECTION[: SECTION.index("\n## ", 1)]
 BLOCKS = re.findall(r"```python\n(.*?)```", SECTION, flags=re.DOTALL)
+HOWTO = (ROOT / "docs" / "howto" / "scaling-out.md").read_text()
+#: The worker command of the how-to, as the shell would split it.
+[DOCS_WORKER, DOCS_WORKER_AGAIN] = [
+    shlex.split(line.removesuffix("&"))
+    for line in re.findall(r"```sh\n(.*?)```", HOWTO, flags=re.DOTALL)[0].splitlines()
+]
 
 
 def test_the_readme_shows_the_example_files_as_they_are() -> None:
@@ -30,13 +38,23 @@ def test_the_readme_shows_the_example_files_as_they_are() -> None:
     assert (EXAMPLE / "producer.py").read_text() == BLOCKS[1]
 
 
+def test_the_docs_start_the_same_worker_twice() -> None:
+    assert DOCS_WORKER == DOCS_WORKER_AGAIN
+    assert DOCS_WORKER[:5] == ["python", "-m", "supervisor", "worker", "jobs:registry"]
+
+
+def _docs_command(url: str, queue: str) -> list[str]:
+    """The how-to's worker command, on this test's server and queue."""
+    command = [sys.executable, *DOCS_WORKER[1:]]
+    command[command.index("--url") + 1] = url
+    command[command.index("--queue") + 1] = queue
+    return command
+
+
 def _worker(url: str, queue: str, name: str) -> WorkerProcess:
     worker = WorkerProcess(
         subprocess.Popen(
-            [
-                sys.executable, "-m", "supervisor", "worker", "jobs:registry",
-                "--url", url, "--queue", queue, "--lease", "1", "--concurrency", "4", "--name", name,
-            ],
+            [*_docs_command(url, queue), "--lease", "1", "--name", name],
             cwd=EXAMPLE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
