@@ -22,16 +22,18 @@ import itertools
 import random
 import warnings
 from collections import defaultdict
-from typing import TYPE_CHECKING, Any, final
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, cast, final
 
 import attrs
 import trio
 
+from ._checks import check_count
 from ._spec import Backoff, Restart
 from ._status import TaskEvent, TaskStatus, is_legal_transition
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterator
 
 __all__ = [
     "EventRecorder",
@@ -78,7 +80,13 @@ def check_history(events: Iterable[TaskEvent], *, complete: bool = True) -> None
         HistoryError: naming the task, the rule it breaks, and its history.
     """
     by_task: dict[int, list[TaskEvent]] = defaultdict(list)
+    if not isinstance(cast("object", events), Iterable):
+        msg = f"events must be an iterable of TaskEvents, got {events!r}"
+        raise TypeError(msg)
     for event in events:
+        if not isinstance(cast("object", event), TaskEvent):
+            msg = f"events must hold TaskEvents, got {event!r}"
+            raise TypeError(msg)
         by_task[event.task_id].append(event)
     for task_id, history in by_task.items():
 
@@ -224,6 +232,7 @@ def hypothesis_scheduling(data: Any, *, max_batches: int = 200) -> Iterator[Any]
     (deterministic, one interleaving per example). ``tests/test_testing.py`` guards
     the hooks.
     """
+    check_count("max_batches", max_batches, 1)
     run_module = _trio_scheduler_hooks()
     if run_module is None:
         warnings.warn(
@@ -302,6 +311,11 @@ def task_specs(
     """
     from hypothesis import strategies as st
 
+    check_count("max_duration", max_duration, 0)
+    check_count("max_timeout", max_timeout, 1)
+    if not isinstance(cast("object", restarts), bool):
+        msg = f"restarts must be a bool, got {restarts!r}"
+        raise TypeError(msg)
     restart: Any = st.just(Restart.TEMPORARY)
     max_attempts: Any = st.none()
     backoff: Any = st.none()

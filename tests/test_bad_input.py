@@ -21,6 +21,7 @@ from supervisor import (
     ChildNotFound,
     HealthRules,
     open_supervisor,
+    testing,
 )
 
 if TYPE_CHECKING:
@@ -330,6 +331,48 @@ case(
     ValueError,
     "name",
 )
+
+
+# -- the test kit -------------------------------------------------------------------
+for label, call, error, argument in [
+    (
+        "task_specs(max_duration=-1)",
+        lambda: testing.task_specs(max_duration=-1),
+        ValueError,
+        "max_duration",
+    ),
+    (
+        "task_specs(max_timeout=0)",
+        lambda: testing.task_specs(max_timeout=0),
+        ValueError,
+        "max_timeout",
+    ),
+    (
+        "task_specs(restarts='yes')",
+        lambda: testing.task_specs(restarts="yes"),  # type: ignore[arg-type]
+        TypeError,
+        "restarts",
+    ),
+    (
+        "hypothesis_scheduling(max_batches=0)",
+        lambda: testing.hypothesis_scheduling(None, max_batches=0).__enter__(),
+        ValueError,
+        "max_batches",
+    ),
+    (
+        "check_history(1)",
+        lambda: testing.check_history(1),  # type: ignore[arg-type]
+        TypeError,
+        "events",
+    ),
+    (
+        "check_history([1])",
+        lambda: testing.check_history([1]),  # type: ignore[list-item]
+        TypeError,
+        "events",
+    ),
+]:
+    case(label, functools.partial(lambda _sup, c: c(), c=call), error, argument)
 
 
 @pytest.mark.parametrize(
