@@ -15,7 +15,6 @@ from ._util import NoPublicConstructor
 
 if TYPE_CHECKING:
     from collections.abc import Awaitable, Callable
-    from types import CodeType
 
     from trio.lowlevel import Task
 
@@ -49,10 +48,11 @@ CURRENT_HANDLE: contextvars.ContextVar[TaskHandle[Any] | None] = contextvars.Con
     "supervisor.current_handle", default=None
 )
 
-#: The code of the coroutines that run attempts (``_running`` registers them):
-#: True for a trio task that runs one attempt (its local ``h`` is the handle),
-#: False for a pooled runner (which sets CURRENT_HANDLE in each attempt's context).
-RUNNER_CODES: dict[CodeType, bool] = {}
+#: On trio, the trio tasks that run attempts, while they do: the handle of the
+#: attempt for a task that runs one, None for a pooled runner (which sets
+#: CURRENT_HANDLE in each attempt's context). Live entries only: a runner removes
+#: its own when it ends, so the map never holds more than the tasks running now.
+TRIO_RUNNERS: dict[Task, TaskHandle[Any] | None] = {}
 
 
 def current_handle() -> TaskHandle[Any] | None:
@@ -68,14 +68,11 @@ def current_handle() -> TaskHandle[Any] | None:
         # more objects per task for the garbage collector to walk.
         task: Task | None = current_trio_task()
         while task is not None:
-            kind = RUNNER_CODES.get(getattr(task.coro, "cr_code", None))  # type: ignore[arg-type]
-            if kind is not None:
-                if kind:
-                    frame = task.coro.cr_frame
-                    if frame is not None:
-                        handle: TaskHandle[Any] = frame.f_locals["h"]
-                        return handle
-                break
+            if task in TRIO_RUNNERS:
+                handle = TRIO_RUNNERS[task]
+                if handle is not None:
+                    return handle
+                break  # a pooled runner: the attempt's context says
             nursery = task.parent_nursery
             task = None if nursery is None else nursery.parent_task
     return CURRENT_HANDLE.get()

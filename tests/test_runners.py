@@ -175,3 +175,29 @@ async def test_current_handle_in_supervisors_nested_across_modes(
     assert h.status is TaskStatus.COMPLETED
     assert seen["branch"] is seen["branch after"] is h
     assert seen["leaf"] is seen["leaf's child"] is seen["leaf handle"]
+
+
+@pytest.mark.parametrize("runners", ["task", "pooled"])
+@pytest.mark.trio
+async def test_no_runner_stays_registered_once_its_tasks_ended(
+    autojump_clock: trio.testing.MockClock, runners: str
+) -> None:
+    """current_handle()'s map of trio runner tasks holds only live runners: after
+    completions, failures, timeouts, cancels, restarts and an outer cancel, none."""
+    from supervisor._handle import TRIO_RUNNERS
+
+    async def fail() -> None:
+        raise ValueError("x")
+
+    with trio.move_on_after(50):
+        async with open_supervisor(max_concurrent=3, runners=runners) as sup:  # type: ignore[arg-type]
+            sup.submit_nowait(trio.sleep, 1)
+            sup.submit_nowait(fail)
+            sup.submit_nowait(trio.sleep, 10, timeout=2)
+            sup.submit_nowait(fail, restart=Restart.TRANSIENT, max_attempts=3)
+            sup.submit_nowait(trio.sleep, 5).cancel()
+            sup.submit_nowait(trio.sleep_forever)
+            await trio.sleep(20)
+            assert len(TRIO_RUNNERS) == 1  # the one still running
+            await trio.sleep_forever()  # the outer cancel at 50 ends it
+    assert TRIO_RUNNERS == {}

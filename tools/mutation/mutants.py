@@ -39,11 +39,21 @@ TARGETS: dict[str, float] = {
     "_children": 93.0,
     "_shutdown": 93.0,
     "_supervisor": 93.0,
+    "_open": 93.0,
     "_actor": 93.0,
 }
 
 #: What the tests copied for a source mutant need besides the package.
-TREE = ("tests", "property_tests", "tools", "pyproject.toml", "README.md")
+TREE = (
+    "tests",
+    "property_tests",
+    "tools",
+    "examples",
+    "docs",
+    "conftest.py",
+    "pyproject.toml",
+    "README.md",
+)
 
 KILLED, TIMEOUT, SURVIVED, NOT_REACHED = "killed", "timeout", "survived", "not reached"
 
