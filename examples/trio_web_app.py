@@ -1,6 +1,11 @@
 """A trio web app (quart-trio) that owns a supervisor while it serves: endpoints
 submit work and report health; stopping the server drains the work.
 
+The supervisor's block runs in a task of the app's nursery, started before serving:
+a ``while_serving`` generator would be made once per process (Quart calls it when it
+is registered) and resumed by another task, and an ``async with`` that owns a
+nursery must stay in one task.
+
 Run: pip install 'trio-supervisor[examples]', then
     hypercorn --worker-class trio examples.trio_web_app:app
     curl -X POST localhost:8000/reports/3 ; curl localhost:8000/health
@@ -8,7 +13,7 @@ Run: pip install 'trio-supervisor[examples]', then
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import trio
 from quart import abort
@@ -16,10 +21,9 @@ from quart_trio import QuartTrio
 
 from supervisor import QueueFull, Supervisor, open_supervisor
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncGenerator
-
 app = QuartTrio(__name__)
+# Background tasks get this long to end at shutdown: more than the drain below.
+app.config["BACKGROUND_TASK_SHUTDOWN_TIMEOUT"] = 15
 
 
 async def build_report(report_id: int) -> str:
@@ -27,13 +31,28 @@ async def build_report(report_id: int) -> str:
     return f"report {report_id}"
 
 
-@app.while_serving
-async def supervised() -> AsyncGenerator[None, None]:
+async def own_supervisor(stop: trio.Event, *, task_status: Any) -> None:
+    """The supervisor lives in one task of the app's nursery, for as long as the app
+    serves; leaving its block drains the work (``shutdown_grace``)."""
     async with open_supervisor(
         "reports", max_concurrent=4, max_pending=100, shutdown_grace=10
     ) as sup:
         app.config["SUPERVISOR"] = sup
-        yield  # serving; leaving drains the supervisor
+        task_status.started()
+        await stop.wait()
+
+
+@app.before_serving
+async def start_supervisor() -> None:
+    app.config["STOP_SUPERVISOR"] = stop = trio.Event()
+    await app.nursery.start(own_supervisor, stop)
+
+
+@app.after_serving
+async def stop_supervisor() -> None:
+    app.config[
+        "STOP_SUPERVISOR"
+    ].set()  # the drain runs in its task, awaited by the app
 
 
 def _supervisor() -> Supervisor:
