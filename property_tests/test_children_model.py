@@ -35,9 +35,10 @@ from supervisor.testing import EventRecorder
 
 S = TaskStatus
 WAIT = 1.0  # a per-child shutdown that lets a child finish its unit of work (one
-# checkpoint); times a scale: 5 s on trio's virtual clock, 50 ms of real time on
-# either backend (only a child that ignores its stop request waits it out)
-VIRTUAL, REAL = 5.0, 0.05
+# checkpoint); times a scale: 5 s on trio's virtual clock, 200 ms of real time on
+# either backend (only a child that ignores its stop request waits it out; at 50 ms
+# a stall of a loaded CI machine once let an honouring child miss the window)
+VIRTUAL, REAL = 5.0, 0.2
 
 
 @attrs.frozen
