@@ -195,11 +195,18 @@ class Admission(Ledger):
         # A runner cancelled from outside (a scope around the block) frees its slot
         # instead of handing it on: the next task would only see the cancel at its
         # first step, and so on down the queue; the supervisor's own cancel ends
-        # them all at once. (Reading trio's flag, not walking every scope.)
+        # them all at once. Every caller is a runner out of its attempt's scope, so
+        # its cancel status is the runners' (trio's flag, read without walking
+        # every scope); on asyncio the backend asks.
+        status = self._runners_cancel_status
         if (
             (self._queue or self._restart_queue)
             and self._phase is not _STOPPING
-            and not self._backend.effectively_cancelled()
+            and not (
+                status.effectively_cancelled
+                if status is not None
+                else self._backend.effectively_cancelled()
+            )
         ):
             restart_queue = self._restart_queue
             while restart_queue:

@@ -130,22 +130,10 @@ def _anyio_from_thread(fn: Callable[[], Awaitable[Any]], token: object) -> Any:
     return anyio.from_thread.run(fn, token=token)  # type: ignore[arg-type]  # any awaitable-returning callable is fine here
 
 
-def _trio_effectively_cancelled() -> bool:
-    """Whether the current task is cancelled (a checkpoint would raise).
-
-    trio keeps this flag up to date on the task's cancel status; its own
-    ``checkpoint_if_cancelled`` reads it. ``current_effective_deadline()`` walks
-    every enclosing scope instead, about 1.8 us deep inside a supervisor, and the
-    supervisor asks once per slot handed on.
-    """
-    task = trio.lowlevel.current_task()
-    try:
-        return task._cancel_status.effectively_cancelled
-    except AttributeError:  # pragma: no cover - a trio that renamed it
-        return trio.current_effective_deadline() == NEG_INF
-
-
-def _anyio_effectively_cancelled() -> bool:
+def _effectively_cancelled() -> bool:
+    """Whether the current task is cancelled (a checkpoint would raise). On trio
+    the supervisor reads trio's own flag on its runners' cancel status instead (see
+    ``Shutdown._host``); this is asyncio's way, and trio's if the flag moved."""
     return anyio.current_effective_deadline() == NEG_INF
 
 
@@ -158,7 +146,7 @@ TRIO = Backend(
     Event=trio.Event,
     Lock=trio.Lock,
     current_time=trio.current_time,
-    effectively_cancelled=_trio_effectively_cancelled,
+    effectively_cancelled=_effectively_cancelled,
     checkpoint=trio.lowlevel.checkpoint,
     checkpoint_if_cancelled=trio.lowlevel.checkpoint_if_cancelled,
     cancel_shielded_checkpoint=trio.lowlevel.cancel_shielded_checkpoint,
@@ -175,7 +163,7 @@ ASYNCIO = Backend(
     Event=anyio.Event,
     Lock=anyio.Lock,
     current_time=anyio.current_time,
-    effectively_cancelled=_anyio_effectively_cancelled,
+    effectively_cancelled=_effectively_cancelled,
     checkpoint=anyio.lowlevel.checkpoint,
     checkpoint_if_cancelled=anyio.lowlevel.checkpoint_if_cancelled,
     cancel_shielded_checkpoint=anyio.lowlevel.cancel_shielded_checkpoint,

@@ -235,7 +235,8 @@ class Shutdown(Children):
             async with self._backend.open_nursery() as tasks:
                 self._tasks = tasks
                 # trio's cancel status of the runners while they are in no scope of
-                # their own: _run_plain reads its flag (None: ask the backend).
+                # their own: _run_plain and _release_slot read its flag (None: ask
+                # the backend).
                 self._runners_cancel_status = (
                     getattr(tasks, "_cancel_status", None) if self._trio else None
                 )

@@ -25,9 +25,6 @@ class Waiters:
         # path reads it directly).
         self.events: deque[Event] = deque()
 
-    def __bool__(self) -> bool:
-        return bool(self.events)
-
     async def wait(self) -> None:
         event = self._backend.Event()
         self.events.append(event)
