@@ -19,20 +19,20 @@ if TYPE_CHECKING:
     from trio.lowlevel import Task
 
     from ._backend import Backend, Event, Scope
-    from ._logging import UnretrievedFailures
     from ._spec import Backoff
 
 T = TypeVar("T")
 
 
 class Owner(Protocol):
-    """What a handle needs of its supervisor."""
+    """What a handle needs of its supervisor's runtime (``_core.Core``)."""
 
-    _backend: Backend
-    _unretrieved: UnretrievedFailures | None
-    _phase: Phase
+    backend: Backend
+    phase: Phase
 
-    def _cancel_waiting(self, h: TaskHandle[Any], /) -> None: ...
+    def cancel_waiting(self, h: TaskHandle[Any], /) -> None: ...
+
+    def retrieved(self, task_id: int, /) -> None: ...
 
 
 class ChildEntry(Protocol):
@@ -209,9 +209,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         return self._exception
 
     def _retrieved(self) -> None:
-        unretrieved = self._sup._unretrieved
-        if unretrieved is not None:
-            unretrieved.retrieved(self._id)
+        self._sup.retrieved(self._id)
 
     @property
     def started_value(self) -> object:
@@ -268,11 +266,11 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         """
         extra = extra_of(self)
         if extra.stop_requested:
-            await self._sup._backend.checkpoint()
+            await self._sup.backend.checkpoint()
             return
         event = extra.stop_event
         if event is None:
-            event = extra.stop_event = self._sup._backend.Event()
+            event = extra.stop_event = self._sup.backend.Event()
         await event.wait()
 
     def done(self) -> bool:
@@ -297,7 +295,7 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
             assert self._scope is not None
             self._scope.cancel()
         elif status is _PENDING or status is _RESTARTING:
-            self._sup._cancel_waiting(self)
+            self._sup.cancel_waiting(self)
 
     async def wait(self) -> None:
         """Wait until the task is terminal. Never raises the task's error.
@@ -305,11 +303,11 @@ class TaskHandle(Generic[T], metaclass=NoPublicConstructor):
         A checkpoint. Cancelling the wait leaves the task untouched.
         """
         if self._status.is_terminal:
-            await self._sup._backend.checkpoint()
+            await self._sup.backend.checkpoint()
             return
         event = self._done_event
         if event is None:
-            event = self._done_event = self._sup._backend.Event()
+            event = self._done_event = self._sup.backend.Event()
         await event.wait()
 
     async def result(self) -> T:
@@ -365,6 +363,7 @@ class TaskStarter:
         h._started_value = value
         extra = h._extra
         assert extra is not None
+        extra.was_started = True
         bound = extra.start_deadline
         if bound is not None:  # ready in time: only the attempt's timeout is left
             extra.start_deadline = None
@@ -387,7 +386,7 @@ def _drain_asks_to_stop(h: TaskHandle[Any]) -> bool:
     supervisor drains. A graceful shutdown's stop request to such tasks is this
     rule rather than an Extra made for each (the burst-then-exit pattern starts
     every task during the drain)."""
-    return h._status is _RUNNING and h._sup._phase is not Phase.OPEN
+    return h._status is _RUNNING and h._sup.phase is not Phase.OPEN
 
 
 def start_key(h: TaskHandle[Any]) -> tuple[float, int]:
@@ -427,6 +426,7 @@ class Extra:
         "stop_event",
         "stop_hooks",
         "stop_requested",
+        "was_started",
     )
 
     def __init__(
@@ -456,6 +456,8 @@ class Extra:
         #: its deadline for started() and the attempt's own deadline to restore.
         self.start_timeout: float | None = None
         self.start_deadline: tuple[float, float] | None = None
+        #: Whether an attempt called started(): start_child returns then.
+        self.was_started = False
         #: Set by started(), and when an attempt or the task ends: what start_child
         #: and group restarts wait on.
         self.ready_event: Event | None = None
@@ -468,6 +470,13 @@ class Extra:
         self.stop_hooks: list[Callable[[], None]] | None = None
         #: Called once when the task becomes terminal (actors close their mailbox).
         self.on_end: Callable[[], None] | None = None
+
+    def set_role(self, new: Role) -> None:
+        """The one place a role changes, checked against Role's table."""
+        if not self.role.may_become(new):
+            msg = f"illegal role change {self.role.name} -> {new.name}"
+            raise AssertionError(msg)  # pragma: no cover - internal invariant
+        self.role = new
 
     def wake_ready(self) -> None:
         ready = self.ready_event

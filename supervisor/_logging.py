@@ -133,7 +133,7 @@ def without_runner_frame(exception: BaseException) -> None:
     tb = exception.__traceback__
     while (
         tb is not None
-        and tb.tb_frame.f_globals.get("__name__") == "supervisor._running"
+        and tb.tb_frame.f_globals.get("__name__") == "supervisor._attempt"
     ):
         tb = tb.tb_next
     exception.__traceback__ = tb

@@ -13,10 +13,7 @@ from __future__ import annotations
 import bisect
 import weakref
 from collections import Counter
-from typing import TYPE_CHECKING, Final, Protocol
-
-if TYPE_CHECKING:
-    from collections.abc import Sized
+from typing import Final, Protocol
 
 #: prometheus-client's default buckets (seconds), so dashboards need no setup.
 BUCKETS: Final = (
@@ -70,20 +67,14 @@ class Recorder:
 
 
 class Observed(Protocol):
-    """A supervisor as a hub sees it (``Supervisor`` satisfies it). Plain reads of
-    ints and lengths: a scrape runs in prometheus-client's thread, and none of
-    this may iterate what the event loop changes."""
+    """A supervisor's task table as a hub sees it (``_table.TaskTable``). Plain
+    reads of ints and lengths: a scrape runs in prometheus-client's thread, and
+    none of this may iterate what the event loop changes."""
 
-    _name: str
-    _n_live: int
-    _running_since: dict[int, float]
-
-    @property
-    def _restarting(self) -> Sized: ...
-
-    _completed: int
-    _failed: int
-    _cancelled_count: int
+    def counts(self) -> dict[str, int]:
+        """Tasks by status now (``pending``, ``running``, ``restarting``) and
+        finished ones by outcome (``completed``, ``failed``, ``cancelled``)."""
+        ...
 
 
 #: What ended tasks are counted by, and what live ones are.
@@ -91,41 +82,30 @@ OUTCOMES: Final = ("completed", "failed", "cancelled")
 STATUSES: Final = ("pending", "running", "restarting")
 
 
-def counts(sup: Observed) -> dict[str, int]:
-    """Tasks by status now (``pending``, ``running``, ``restarting``) and finished
-    ones by outcome (``completed``, ``failed``, ``cancelled``)."""
-    restarting = len(sup._restarting)
-    return {
-        "pending": sup._n_live - len(sup._running_since) - restarting,
-        "running": len(sup._running_since),
-        "restarting": restarting,
-        "completed": sup._completed,
-        "failed": sup._failed,
-        "cancelled": sup._cancelled_count,
-    }
-
-
 class MetricsHub:
     def __init__(self) -> None:
         self.recorders: dict[str, Recorder] = {}
         #: Final counts (``counts`` keys) of the supervisors gone, by name.
         self.retired: dict[str, Counter[str]] = {}
-        self.live: weakref.WeakSet[Observed] = weakref.WeakSet()
+        #: The supervisors alive now (their task tables), with their names.
+        self.live: weakref.WeakKeyDictionary[Observed, str] = (
+            weakref.WeakKeyDictionary()
+        )
 
-    def attach(self, sup: Observed) -> Recorder:
-        self.live.add(sup)
-        recorder = self.recorders.get(sup._name)
+    def attach(self, sup: Observed, name: str) -> Recorder:
+        self.live[sup] = name
+        recorder = self.recorders.get(name)
         if recorder is None:
-            recorder = self.recorders[sup._name] = Recorder()
+            recorder = self.recorders[name] = Recorder()
         return recorder
 
     def detach(self, sup: Observed) -> None:
         """``sup`` exited: its counts move to its name's retired totals, so that the
         counters a scrape sees never go back."""
-        if sup not in self.live:
+        name = self.live.pop(sup, None)
+        if name is None:
             return
-        self.live.discard(sup)
-        final = counts(sup)
-        self.retired.setdefault(sup._name, Counter()).update(
+        final = sup.counts()
+        self.retired.setdefault(name, Counter()).update(
             {outcome: final[outcome] for outcome in OUTCOMES}
         )

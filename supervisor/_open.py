@@ -19,9 +19,10 @@ from ._arguments import (
 )
 from ._backend import current_backend
 from ._checks import check_count, check_seconds
+from ._core import Core
 from ._handle import current_handle, extra_of
 from ._health import HealthRules
-from ._shutdown import _one_or_group
+from ._shutdown import one_or_group
 from ._spec import AutoShutdown, Strategy
 from ._supervisor import Supervisor
 
@@ -114,33 +115,31 @@ async def open_supervisor(
         health_rules = HealthRules()
     backend = current_backend()
     sup = Supervisor._create(
-        name=name,
-        max_concurrent=max_concurrent,
-        max_pending=max_pending,
-        shutdown_grace=shutdown_grace,
-        on_event=on_event,
-        health_rules=health_rules,
-        backend=backend,
-        strategy=strategy,
-        max_restarts=max_restarts,
-        restart_period=restart_period,
-        seed=seed,
-        auto_shutdown=auto_shutdown,
-        log_failures=log_failures,
-        pooled=runners == "pooled" or _test_switches.pooled_runners,
+        Core(
+            name=name,
+            max_concurrent=max_concurrent,
+            max_pending=max_pending,
+            shutdown_grace=shutdown_grace,
+            on_event=on_event,
+            health_rules=health_rules,
+            backend=backend,
+            strategy=strategy,
+            max_restarts=max_restarts,
+            restart_period=restart_period,
+            seed=seed,
+            auto_shutdown=auto_shutdown,
+            log_failures=log_failures,
+            pooled=runners == "pooled" or _test_switches.pooled_runners,
+        )
     )
     # Supervision trees share one actor registry: a supervisor opened inside a task
     # of another one (which inherits the submitter's context) joins its tree.
     parent = _CURRENT_SUPERVISOR.get()
-    if parent is not None and not parent._done.is_set():
-        sup._actors = parent._actors
-        sup._tracing = parent._tracing  # traced too, when the parent is
-        sup._opened_in = current_handle()
-        parent._nested.add(sup)
-        hub = parent._metrics_hub
-        if hub is not None:  # the parent is instrumented: so is what it runs
-            sup._metrics_hub = hub
-            sup._metrics = hub.attach(sup)
+    if parent is not None and not parent._core.done.is_set():
+        # Traced and instrumented too, when the parent is.
+        sup._nest(parent, current_handle())
+    block = sup._block
+    core = sup._core
     # A stop request of the task this block runs in stops the block gracefully.
     host_extra = None
     host_task = current_handle()
@@ -148,43 +147,42 @@ async def open_supervisor(
         host_extra = extra_of(host_task)
         if host_extra.stop_hooks is None:
             host_extra.stop_hooks = []
-        host_extra.stop_hooks.append(sup._stop_from_inside)
+        host_extra.stop_hooks.append(block.stop_from_inside)
     token = _CURRENT_SUPERVISOR.set(sup)
     raise_this: BaseException | None = None
     try:
         async with backend.open_nursery() as outer:
-            sup._outer = outer
-            await outer.start(sup._host)
+            block.opened(outer)
+            await outer.start(block.host)
             if signals:
-                await outer.start(sup._on_signals, signals)
+                await outer.start(block.on_signals, signals)
             try:
                 with backend.CancelScope() as body:
-                    sup._body_scope = body
+                    block.body(body)
                     if host_extra is not None and host_extra.stop_requested:
-                        sup._stop_from_inside()
+                        block.stop_from_inside()
                     yield sup
-                sup._body_scope = None
-                await sup._drain(sup._shutdown_grace)
-                await sup._wait_done()
+                block.body(None)
+                await block.drain(core.shutdown_grace)
+                await block.wait_done()
             except BaseException:
                 # Broad on purpose: the body raised, or a scope around the block was
                 # cancelled: stop every task at once, then let it propagate.
-                sup._cancel_all()
+                core.cancel_all()
                 raise
     except BaseExceptionGroup as eg:
-        raise_this = _one_or_group(eg, backend.cancelled_exc)
+        raise_this = one_or_group(eg, backend.cancelled_exc)
         if raise_this is None:
             raise
     finally:
         _CURRENT_SUPERVISOR.reset(token)
-        if sup._unretrieved is not None:
-            sup._unretrieved.log_all()  # the block exits: what is left is logged
+        core.ledger.log_unretrieved()  # the block exits: what is left is logged
         if sup._metrics_hub is not None:
-            sup._metrics_hub.detach(sup)
+            sup._metrics_hub.detach(core.table)
         if parent is not None:
             parent._nested.discard(sup)
         if host_extra is not None and host_extra.stop_hooks is not None:
-            host_extra.stop_hooks.remove(sup._stop_from_inside)
+            host_extra.stop_hooks.remove(block.stop_from_inside)
     if raise_this is not None:
         # Raised outside the except block so that it keeps its own __context__.
         try:

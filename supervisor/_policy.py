@@ -32,7 +32,11 @@ class Phase(enum.Enum):
 
 
 class Role(enum.Enum):
-    """What the supervisor is doing with one child, beyond its status."""
+    """What the supervisor is doing with one child, beyond its status.
+
+    Legal changes are in ``_ROLE_NEXT`` (checked by ``Extra.set_role``, as the
+    lifecycle table checks statuses).
+    """
 
     #: Nothing: it runs, waits or restarts by its own policy.
     NONE = "none"
@@ -47,9 +51,80 @@ class Role(enum.Enum):
     #: The second phase of a graceful shutdown is stopping it: no restart follows.
     SHUTTING_DOWN = "shutting_down"
 
+    @property
+    def held(self) -> bool:
+        """A RESTARTING task that a group restart holds: it has no runner."""
+        return self is Role.GROUP_HELD or self is Role.RESTART_PENDING
 
-#: The roles of a RESTARTING task that a group restart holds: it has no runner.
-HELD_ROLES = (Role.GROUP_HELD, Role.RESTART_PENDING)
+    def may_become(self, new: Role) -> bool:
+        return new in _ROLE_NEXT[self]
+
+
+_STOPS = frozenset({Role.GROUP_STOP, Role.TERMINATING, Role.SHUTTING_DOWN})
+#: Every legal change of role. A stop on purpose (GROUP_STOP, TERMINATING,
+#: SHUTTING_DOWN) may be asked of a running task whatever stop is under way
+#: (the latest says what follows); a group restart holds only a task it stopped
+#: (GROUP_HELD) or whose own failure leads it (RESTART_PENDING); a held task
+#: is released (NONE) or ends kept (TERMINATING).
+_ROLE_NEXT: dict[Role, frozenset[Role]] = {
+    Role.NONE: _STOPS | {Role.NONE, Role.RESTART_PENDING},
+    Role.GROUP_STOP: _STOPS | {Role.GROUP_HELD, Role.NONE},
+    Role.GROUP_HELD: frozenset({Role.NONE, Role.TERMINATING}),
+    Role.RESTART_PENDING: frozenset({Role.NONE, Role.TERMINATING}),
+    Role.TERMINATING: _STOPS | {Role.NONE},
+    Role.SHUTTING_DOWN: _STOPS | {Role.NONE},
+}
+
+
+class Next(enum.Enum):
+    """What follows an attempt of a task with a policy (``after_attempt``)."""
+
+    #: No restart: the task ends as its attempt did.
+    END = "end"
+    #: As END, and it was a significant child that ended by itself: the auto
+    #: shutdown rule is asked (``auto_shutdown_fires``).
+    END_SIGNIFICANT = "end_significant"
+    #: Its own restart policy runs it again (counted; now or after a backoff).
+    RESTART = "restart"
+    #: As RESTART, under ONE_FOR_ALL / REST_FOR_ONE: its group restarts with it.
+    RESTART_WITH_GROUP = "restart_with_group"
+    #: A group restart stopped it and starts it again in its turn (held).
+    REJOIN_GROUP = "rejoin_group"
+    #: A group restart stopped it for good (TEMPORARY, attempts used up, cancelled
+    #: or shutting down).
+    STOPPED_BY_GROUP = "stopped_by_group"
+
+
+def after_attempt(
+    role: Role,
+    *,
+    stopping: bool,
+    cancelled: bool,
+    restart: Restart,
+    ended: TaskStatus,
+    attempts: int,
+    max_attempts: int | None,
+    grouped: bool,
+    significant: bool,
+) -> Next:
+    """What follows an attempt that ended ``ended`` while the supervisor did
+    ``role`` with its task; ``stopping``: nothing may restart any more;
+    ``cancelled``: ``handle.cancel()`` was called (a cancelled task is never
+    restarted); ``grouped``: a strategy acts on siblings."""
+    if role is Role.GROUP_STOP:
+        if stopping or cancelled or not rejoins_group(restart, attempts, max_attempts):
+            return Next.STOPPED_BY_GROUP
+        return Next.REJOIN_GROUP
+    if (
+        role is Role.NONE
+        and not stopping
+        and not cancelled
+        and restart_follows(restart, ended, attempts, max_attempts)
+    ):
+        return Next.RESTART_WITH_GROUP if grouped else Next.RESTART
+    if significant and role is Role.NONE and ended is not TaskStatus.CANCELLED:
+        return Next.END_SIGNIFICANT
+    return Next.END
 
 
 def restart_follows(

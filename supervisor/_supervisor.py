@@ -1,12 +1,17 @@
 """The public face: :class:`Supervisor` (opened by :func:`open_supervisor`, in ``_open``).
 
 ``Supervisor`` is a thin facade: each public method checks its arguments and hands
-over to the job module that does the work (see ``_state`` for the map).
+over to the part that does the work: the runtime (``_core.Core``), the block
+(``_shutdown.Block``), child management (``_children``), the report
+(``_report``). It also holds the links of the supervision tree (the
+supervisors opened inside its tasks, the task it was opened in) and the metrics
+hub it reports to.
 """
 
 from __future__ import annotations
 
 import functools
+import weakref
 from inspect import CO_COROUTINE
 from types import FunctionType
 from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
@@ -14,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Final, TypeVar, cast, final
 import attrs
 import trio
 
+from . import _children
 from ._arguments import (
     NO_WAIT,
     check_policy,
@@ -24,7 +30,8 @@ from ._child_records import Child, ChildSpec
 from ._children import actor_spec
 from ._errors import QueueFull
 from ._policy import Phase, check_significant
-from ._shutdown import Shutdown
+from ._report import health_report
+from ._shutdown import Block
 from ._spec import Backoff, Restart
 from ._util import NoPublicConstructor
 
@@ -34,9 +41,12 @@ if TYPE_CHECKING:
 
     from ._actor import Actor, ActorRef
     from ._child_records import ChildInfo
+    from ._core import Core
     from ._events import EventSubscription
     from ._handle import TaskHandle
     from ._health import HealthReport
+    from ._metrics_hub import MetricsHub
+    from ._tracing_hook import AttemptTracing
 
     PosArgsT = TypeVarTuple("PosArgsT")
 
@@ -56,12 +66,9 @@ class _UseDefault:
 
 _USE_DEFAULT: Final = _UseDefault()
 
-# The supervisor whose block (and tasks, through the copied context) we are in: how
-# a supervisor opened inside a child finds its parent's tree.
-
 
 @final
-class Supervisor(Shutdown, metaclass=NoPublicConstructor):
+class Supervisor(metaclass=NoPublicConstructor):
     """Runs submitted async functions as supervised tasks; made by :func:`open_supervisor`.
 
     Every task gets a :class:`TaskHandle`. The supervisor keeps no reference to a
@@ -69,7 +76,50 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
     ``last_failure`` only.
     """
 
-    __slots__ = ()
+    __slots__ = (
+        "__weakref__",  # supervisor.console and the tree keep supervisors weakly
+        "_block",
+        "_core",
+        "_metrics_hub",
+        "_nested",
+        "_opened_in",
+    )
+
+    def __init__(self, core: Core) -> None:
+        self._core = core
+        self._block = Block(core)
+        #: Supervisors opened inside this one's tasks (supervisor.console draws
+        #: the tree), and the task this one was opened in, if any.
+        self._nested: weakref.WeakSet[Supervisor] = weakref.WeakSet()
+        self._opened_in: TaskHandle[Any] | None = None
+        #: supervisor.metrics: the hub this supervisor reports to (its own
+        #: instrument(), or that of the supervisor it is nested in).
+        self._metrics_hub: MetricsHub | None = None
+
+    # -- the tree and its observers (_open, supervisor.metrics/tracing) -------------
+
+    def _nest(self, parent: Supervisor, opened_in: TaskHandle[Any] | None) -> None:
+        """This supervisor is opened inside a task of ``parent``: it joins the
+        tree (one actor registry), and is traced and measured when ``parent`` is."""
+        core = self._core
+        core.records.join_tree(parent._core.records.actors)
+        core.ledger.attach_tracing(parent._core.ledger.attempt_tracing)
+        self._opened_in = opened_in
+        parent._nested.add(self)
+        hub = parent._metrics_hub
+        if hub is not None:
+            self._attach_metrics(hub)
+
+    def _attach_metrics(self, hub: MetricsHub) -> None:
+        self._metrics_hub = hub
+        self._core.ledger.attach_metrics(hub.attach(self._core.table, self._name))
+
+    def _attach_tracing(self, tracing: AttemptTracing) -> None:
+        self._core.ledger.attach_tracing(tracing)
+
+    @property
+    def _name(self) -> str:
+        return self._core.name
 
     # -- submission -------------------------------------------------------------------
 
@@ -160,7 +210,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             msg = f"significant must be a bool, got {significant!r}"
             raise TypeError(msg)
         assert isinstance(restart, Restart)  # checked before
-        check_significant(significant, restart, self._auto_shutdown)
+        check_significant(significant, restart, self._core.auto_shutdown)
 
     async def _submit(
         self,
@@ -175,8 +225,9 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         significant: bool,
     ) -> TaskHandle[T]:
         """submit() once its arguments were checked."""
-        await self._wait_for_room()
-        h = self._accept(
+        core = self._core
+        await core.wait_for_room()
+        h = core.accept(
             fn,
             args,
             name,
@@ -189,7 +240,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         )
         # The task is accepted: from here on a cancel must not make the caller lose
         # its handle, so the schedule point is shielded.
-        await self._backend.cancel_shielded_checkpoint()
+        await core.backend.cancel_shielded_checkpoint()
         return h
 
     def submit_nowait(
@@ -235,17 +286,19 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             )
             if significant is not False:
                 self._check_significant(significant, restart)
-        if self._phase is not _OPEN:
-            raise self._closed_error()
-        if self._max_concurrent is not None and not self._has_room():
+        core = self._core
+        if core.phase is not _OPEN:
+            raise core.closed_error()
+        table = core.table
+        if table.max_concurrent is not None and not table.has_room():
             msg = (
-                f"supervisor {self._name!r}: {self._n_queued} tasks already wait for "
-                f"capacity (max_pending={self._max_pending})"
+                f"supervisor {core.name!r}: {table.n_queued} tasks already wait for "
+                f"capacity (max_pending={table.max_pending})"
             )
             raise QueueFull(msg)
         if plain:
-            return self._accept_plain(fn, args)
-        return self._accept(
+            return core.accept_plain(fn, args)
+        return core.accept(
             fn,
             args,
             name,
@@ -291,8 +344,9 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             shutdown,
             significant,
         )
-        if self._done.is_set():
-            raise self._closed_error()
+        core = self._core
+        if core.done.is_set():
+            raise core.closed_error()
         # Checked here, in the calling thread; the loop's side only waits for room.
         call = functools.partial(
             self._submit,
@@ -307,9 +361,9 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             significant,
         )
         try:
-            result: TaskHandle[T] = self._backend.run_from_thread(call, self._token)
+            result: TaskHandle[T] = core.backend.run_from_thread(call, core.token)
         except trio.RunFinishedError:
-            raise self._closed_error() from None
+            raise core.closed_error() from None
         return result
 
     # -- children ---------------------------------------------------------------------
@@ -374,7 +428,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             significant,
             start_timeout=start_timeout,
         )
-        return await self._start_child(spec, name)
+        return await _children.start_child(self._core, spec, name)
 
     async def spawn_actor(
         self,
@@ -416,8 +470,8 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         check_seconds("start_timeout", start_timeout, zero_ok=False)
         if significant is not False:
             self._check_significant(significant, restart)
-        h = await self._start_child(
-            attrs.evolve(spec, start_timeout=start_timeout), name
+        h = await _children.start_child(
+            self._core, attrs.evolve(spec, start_timeout=start_timeout), name
         )
         extra = h._extra
         assert extra is not None
@@ -435,7 +489,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         if not isinstance(cast("object", name), str):
             msg = f"whereis() takes an actor's name, a str; got name={name!r}"
             raise TypeError(msg)
-        return self._actors.get(name)
+        return self._core.records.actors.get(name)
 
     async def terminate_child(self, child: TaskHandle[Any] | str) -> None:
         """Stop ``child`` (a handle or an id) by its shutdown policy; return once its
@@ -452,7 +506,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
 
         A checkpoint. If cancelled while waiting, the child is cancelled at once.
         """
-        await self._terminate(child)
+        await _children.terminate(self._core, child)
 
     async def restart_child(self, child: TaskHandle[Any] | str) -> TaskHandle[Any]:
         """Start a terminated child with a kept spec again, as a new task in its old
@@ -465,7 +519,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             ChildRunning: the child is running, restarting, or being started.
             SupervisorClosed: the supervisor is shutting down or has exited.
         """
-        return await self._restart(child)
+        return await _children.restart(self._core, child)
 
     def delete_child(self, child: TaskHandle[Any] | str) -> None:
         """Forget the kept spec of a terminated child (its id is free again).
@@ -474,12 +528,12 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
             ChildNotFound: no kept spec for ``child``.
             ChildRunning: the child is running, restarting, or being started.
         """
-        self._delete(child)
+        _children.delete(self._core, child)
 
     def which_children(self) -> list[ChildInfo]:
         """The ``start_child``/``spawn_actor`` children in start order, kept
         terminated ones included (with their last handle)."""
-        return self._which_children()
+        return _children.which_children(self._core)
 
     # -- stopping -----------------------------------------------------------------------
 
@@ -491,7 +545,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         policies). The block's body is not cancelled; on leaving the block, the
         supervisor waits for the cancelled tasks' cleanup.
         """
-        self._cancel_all()
+        self._core.cancel_all()
 
     async def shutdown(self, grace: float | _UseDefault | None = _USE_DEFAULT) -> None:
         """Shut down gracefully now, as leaving the block normally would.
@@ -510,33 +564,33 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         once (:meth:`cancel`) and the ``Cancelled`` propagates.
         """
         if isinstance(grace, _UseDefault):
-            grace = self._shutdown_grace
+            grace = self._core.shutdown_grace
         else:
             check_seconds("grace", grace, zero_ok=True)
-        await self._shutdown(grace)
+        await self._block.shutdown(grace)
 
     # -- observing ------------------------------------------------------------------------
 
     @property
     def name(self) -> str:
-        return self._name
+        return self._core.name
 
     @property
     def max_concurrent(self) -> int | None:
-        return self._max_concurrent
+        return self._core.table.max_concurrent
 
     @property
     def max_pending(self) -> int | None:
-        return self._max_pending
+        return self._core.table.max_pending
 
     @property
     def closed(self) -> bool:
         """True once the supervisor accepts no new tasks."""
-        return self._phase is not _OPEN
+        return self._core.phase is not _OPEN
 
     def tasks(self) -> list[TaskHandle[Any]]:
         """The tasks that are not terminal, in submission order."""
-        return self._live_tasks()
+        return self._core.table.live()
 
     def health(self) -> HealthReport:
         """A frozen snapshot of counts, ages and the status chosen by the rules.
@@ -544,7 +598,7 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         O(number of tasks holding a slot) at worst, usually far less; not a
         checkpoint.
         """
-        return self._health_report()
+        return health_report(self._core)
 
     def subscribe(self, max_buffer: int = 1000) -> EventSubscription:
         """Events from now on: ``async with sup.subscribe() as events: async for ...``.
@@ -552,18 +606,20 @@ class Supervisor(Shutdown, metaclass=NoPublicConstructor):
         Past ``max_buffer`` undelivered events the oldest are dropped (counted in
         ``events.lost``); the supervisor never waits for a subscriber.
         """
-        return self._subscribe(max_buffer)
+        core = self._core
+        return core.ledger.subscribe(core.backend, max_buffer)
 
     def __repr__(self) -> str:
+        core = self._core
         state = (
             "done"
-            if self._done.is_set()
+            if core.done.is_set()
             else "open"
-            if self._phase is _OPEN
+            if core.phase is _OPEN
             else "closed"
         )
+        counts = core.table.counts()
         return (
-            f"<supervisor.Supervisor {self._name!r} at {id(self):#x}, {state}, "
-            f"{len(self._running_since)} running, "
-            f"{self._n_live - len(self._running_since) - len(self._restarting)} pending>"
+            f"<supervisor.Supervisor {core.name!r} at {id(self):#x}, {state}, "
+            f"{counts['running']} running, {counts['pending']} pending>"
         )

@@ -107,17 +107,17 @@ def render(sup: Supervisor) -> Tree:
         msg = f"render() takes a Supervisor, got {sup!r}"
         raise TypeError(msg)
     tree = Tree(_heading(sup))
-    now = sup._clock()
+    now = sup._core.clock()
     nested = {child._opened_in: child for child in list(sup._nested)}
     mailboxes = {}
-    for ref in list(sup._actors.values()):
+    for ref in list(sup._core.records.actors.values()):
         stats = ref.statistics()
         if ref._handle is not None:
             mailboxes[ref._handle] = (stats.mailbox_depth, stats.mailbox_size)
     for h in sup.tasks():
         node = tree.add(_task_line(h, now, mailboxes.get(h)))
         child = nested.get(h)
-        if child is not None and not child._done.is_set():
+        if child is not None and not child._core.done.is_set():
             node.add(render(child))
     return tree
 

@@ -39,7 +39,7 @@ from prometheus_client.core import (
 from prometheus_client.registry import Collector
 
 from ._checks import check_seconds
-from ._metrics_hub import OUTCOMES, STATUSES, MetricsHub, counts
+from ._metrics_hub import OUTCOMES, STATUSES, MetricsHub
 from ._prometheus import add_histogram
 from ._supervisor import Supervisor
 from ._util import fixup_module_metadata
@@ -92,8 +92,8 @@ class SupervisorCollector(Collector):
         # Every supervisor attached has its name's recorder: live ones add their
         # counts now to those of the ones gone.
         totals = {name: Counter(hub.retired.get(name, ())) for name in hub.recorders}
-        for sup in list(hub.live):
-            totals[sup._name].update(counts(sup))
+        for table, name in list(hub.live.items()):
+            totals[name].update(table.counts())
         for name, recorder in sorted(hub.recorders.items()):
             total = totals[name]
             for outcome in OUTCOMES:
@@ -144,8 +144,7 @@ def instrument(
         msg = f"supervisor {sup._name!r} is instrumented already (or nested in one that is)"
         raise ValueError(msg)
     hub = MetricsHub()
-    sup._metrics_hub = hub
-    sup._metrics = hub.attach(sup)
+    sup._attach_metrics(hub)
     supervisor_collector = SupervisorCollector(hub)
     registry.register(supervisor_collector)
     return supervisor_collector

@@ -33,6 +33,7 @@ from ._util import fixup_module_metadata
 if TYPE_CHECKING:
     from opentelemetry.trace import Span, TracerProvider
 
+    from ._core import Core
     from ._handle import TaskHandle
     from .redis import Queue, Worker
 
@@ -56,7 +57,7 @@ class _Tracing:
         span = self._tracer.start_span(
             h._name,
             attributes={
-                "trio_supervisor.supervisor": cast("Supervisor", h._sup)._name,
+                "trio_supervisor.supervisor": cast("Core", h._sup).name,
                 "trio_supervisor.task.name": h._name,
                 "trio_supervisor.task.id": h._id,
                 "trio_supervisor.task.attempt": h._attempts,
@@ -175,10 +176,10 @@ def instrument(
     if not isinstance(sup, Supervisor):
         msg = f"instrument() takes a Supervisor, a Worker or a Queue, got {sup!r}"
         raise TypeError(msg)
-    if sup._tracing is not None:
+    if sup._core.ledger.attempt_tracing is not None:
         msg = f"supervisor {sup.name!r} is traced already (or nested in one that is)"
         raise ValueError(msg)
-    sup._tracing = _Tracing(tracer)
+    sup._attach_tracing(_Tracing(tracer))
 
 
 fixup_module_metadata(__name__, globals())

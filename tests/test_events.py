@@ -97,7 +97,7 @@ async def test_leaving_the_subscription_stops_delivery(
         async with sup.subscribe() as events:
             pass
         sup.submit_nowait(ok_after, 1)
-        assert not sup._emitting
+        assert not sup._core.ledger.emitting
     assert [e async for e in events] == []
 
 
@@ -119,7 +119,7 @@ async def test_no_event_objects_are_built_without_observers(
         return real(*args, **kwargs)  # type: ignore[arg-type]
 
     # Every module that builds events on the submit -> run -> finish path.
-    monkeypatch.setattr("supervisor._admission.TaskEvent", counting)
+    monkeypatch.setattr("supervisor._table.TaskEvent", counting)
     monkeypatch.setattr("supervisor._ledger.TaskEvent", counting)
     async with open_supervisor() as sup:
         sup.submit_nowait(ok_after, 1)

@@ -15,6 +15,7 @@ from supervisor import (
     Restart,
     RestartIntensityExceeded,
     Strategy,
+    Supervisor,
     TaskEvent,
     TaskStatus,
     open_supervisor,
@@ -143,17 +144,19 @@ async def test_a_stop_during_a_group_restart_cancels_the_children_not_yet_restar
     events: list[TaskEvent] = []
     runs = {"a": 0}
     handles: list[Any] = []
+    sups: list[Supervisor] = []
 
     async def a() -> None:
         runs["a"] += 1
         if runs["a"] == 1:
             await crash_at(1)
-        handles[0]._sup.cancel()  # the restarted a stops everything at once
+        sups[0].cancel()  # the restarted a stops everything at once
         await slow_cleanup()  # and takes until 3 to clean up
 
     async with open_supervisor(
         strategy=Strategy.ONE_FOR_ALL, on_event=events.append
     ) as sup:
+        sups.append(sup)
         for name, fn in (
             ("a", a),
             ("b", trio.sleep_forever),

@@ -397,7 +397,7 @@ async def test_cancelled_queued_entries_do_not_accumulate(
         sup.submit_nowait(trio.sleep_forever)
         for _ in range(10_000):
             sup.submit_nowait(trio.sleep_forever).cancel()
-        assert len(sup._queue) < 200
+        assert len(sup._core.table.queue) < 200
         assert sup.health().waiting == 0
         sup.cancel()
 
@@ -813,8 +813,8 @@ async def test_finished_tasks_are_not_retained(
         for _ in range(50):
             refs.append(weakref.ref(sup.submit_nowait(sleep_then, 1)))
         await trio.sleep(100)
-        assert sup._active == {}
-        assert len(sup._queue) == 0
+        assert sup._core.table.active == {}
+        assert len(sup._core.table.queue) == 0
         gc.collect()
         assert all(r() is None for r in refs)
         assert sup.health().completed == 50

@@ -316,7 +316,7 @@ async def test_an_illegal_transition_is_refused_with_its_name(
         match=r"^illegal transition COMPLETED -> RUNNING of <supervisor.TaskHandle 1 "
         r"'sleep_then' COMPLETED>$",
     ):
-        sup._set_status(h, S.RUNNING, 1.0)
+        sup._core.table.transition(h, S.RUNNING, 1.0)
 
 
 async def test_start_child_raises_when_its_child_is_cancelled_between_attempts(
