@@ -7,7 +7,11 @@ import pytest
 from hypothesis import given, strategies as st
 
 from supervisor import AutoShutdown, Restart, Strategy, TaskStatus
+from supervisor._handle import Extra
 from supervisor._policy import (
+    Next,
+    Role,
+    after_attempt,
     auto_shutdown_fires,
     check_significant,
     group_of,
@@ -89,3 +93,101 @@ def test_which_children_may_be_significant(
     else:
         with pytest.raises(ValueError, match="significant=True needs"):
             check_significant(significant, restart, mode)
+
+
+# -- what follows an attempt ---------------------------------------------------------
+
+roles = st.sampled_from(list(Role))
+
+
+@given(
+    roles,
+    st.booleans(),
+    st.booleans(),
+    st.sampled_from(list(Restart)),
+    ended,
+    attempts,
+    caps,
+    st.booleans(),
+    st.booleans(),
+)
+def test_what_follows_an_attempt(
+    role: Role,
+    stopping: bool,
+    cancelled: bool,
+    restart: Restart,
+    status: TaskStatus,
+    n: int,
+    cap: int | None,
+    grouped: bool,
+    significant: bool,
+) -> None:
+    follows = after_attempt(
+        role,
+        stopping=stopping,
+        cancelled=cancelled,
+        restart=restart,
+        ended=status,
+        attempts=n,
+        max_attempts=cap,
+        grouped=grouped,
+        significant=significant,
+    )
+    room = cap is None or n < cap
+    # The model, written out as OTP's rules plus ours:
+    if role is Role.GROUP_STOP:
+        # A sibling a group restart stopped rejoins the group, unless it is
+        # TEMPORARY or used up (OTP), or cancelled, or nothing may restart.
+        rejoins = restart is not Restart.TEMPORARY and room
+        wanted = (
+            Next.REJOIN_GROUP
+            if rejoins and not cancelled and not stopping
+            else Next.STOPPED_BY_GROUP
+        )
+    elif (
+        role is Role.NONE
+        and not stopping
+        and not cancelled  # a cancelled task is never restarted
+        and room
+        and (
+            (restart is Restart.PERMANENT and status is not S.CANCELLED)
+            or (restart is Restart.TRANSIENT and status is S.FAILED)
+        )
+    ):
+        wanted = Next.RESTART_WITH_GROUP if grouped else Next.RESTART
+    elif significant and role is Role.NONE and status is not S.CANCELLED:
+        # A significant child that ended by itself (not stopped on purpose, not
+        # cancelled): the auto shutdown rule is asked.
+        wanted = Next.END_SIGNIFICANT
+    else:
+        wanted = Next.END
+    assert follows is wanted
+
+
+def test_role_changes_follow_the_table() -> None:
+    held = {Role.GROUP_HELD, Role.RESTART_PENDING}
+    stops = {Role.GROUP_STOP, Role.TERMINATING, Role.SHUTTING_DOWN}
+    for old in Role:
+        for new in Role:
+            if old in held:
+                # A held task (no runner) is released, or ends kept: nothing else.
+                legal = new in (Role.NONE, Role.TERMINATING)
+            elif new is Role.GROUP_HELD:
+                legal = old is Role.GROUP_STOP  # held only once the group stopped it
+            elif new is Role.RESTART_PENDING:
+                legal = old is Role.NONE  # its own failure leads a group restart
+            else:
+                legal = new in stops or new is Role.NONE
+            assert old.may_become(new) is legal, (old, new)
+        assert old.held is (old in held)
+
+
+def test_set_role_refuses_an_illegal_change() -> None:
+    extra = Extra(Restart.PERMANENT, None, None)
+    extra.set_role(Role.GROUP_STOP)
+    extra.set_role(Role.GROUP_HELD)
+    with pytest.raises(
+        AssertionError, match="illegal role change GROUP_HELD -> GROUP_STOP"
+    ):
+        extra.set_role(Role.GROUP_STOP)
+    assert extra.role is Role.GROUP_HELD

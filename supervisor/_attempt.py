@@ -100,7 +100,7 @@ def _first_step(
 ) -> tuple[Coroutine[Any, Any, Any], object]:
     """In an attempt's own context: make ``h`` its current handle, then make the
     coroutine and run its first step (StopIteration: it returned at once)."""
-    _set_current_handle(h)
+    _set_current_handle((h, h._attempts))
     coro = cast("Coroutine[Any, Any, Any]", fn(*args))
     return coro, coro.send(None)
 
@@ -303,7 +303,7 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
         else:
             if core.backend is not TRIO:
                 # On trio, current_handle() finds this task's frame instead.
-                _set_current_handle(h)  # this task's own copy of the context
+                _set_current_handle((h, h._attempts))  # this task's own context
             if tracing is not None:
                 span = tracing.begin(h)
         yielded = True

@@ -42,10 +42,12 @@ class ChildEntry(Protocol):
     kept: bool
 
 
-# The handle of the supervised task (attempt) the caller runs in, set in the
-# attempt's own copy of the context: by pooled runners, and on asyncio.
-CURRENT_HANDLE: contextvars.ContextVar[TaskHandle[Any] | None] = contextvars.ContextVar(
-    "supervisor.current_handle", default=None
+# The handle of the supervised task the caller runs in, with the number of the
+# attempt, set in the attempt's own copy of the context: by pooled runners, and on
+# asyncio. A task started in a nursery outside the supervisor copies it; the
+# attempt number tells that copy apart once the attempt has ended.
+CURRENT_HANDLE: contextvars.ContextVar[tuple[TaskHandle[Any], int] | None] = (
+    contextvars.ContextVar("supervisor.current_handle", default=None)
 )
 
 #: On trio, the trio tasks that run attempts, while they do: the handle of the
@@ -75,7 +77,16 @@ def current_handle() -> TaskHandle[Any] | None:
                 break  # a pooled runner: the attempt's context says
             nursery = task.parent_nursery
             task = None if nursery is None else nursery.parent_task
-    return CURRENT_HANDLE.get()
+    current = CURRENT_HANDLE.get()
+    if current is None:
+        return None
+    handle, attempt = current
+    if handle._attempts != attempt or handle._status is not TaskStatus.RUNNING:
+        # The attempt that set it has ended: the caller is a task it started in
+        # a nursery outside the supervisor, which outlived it. Guarded by
+        # test_current_handle_is_none_once_the_attempt_ended.
+        return None
+    return handle
 
 
 _PENDING = TaskStatus.PENDING

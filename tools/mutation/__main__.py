@@ -21,6 +21,7 @@ from .mutants import (
     mutmut_mutants,
     sample,
     source_mutants,
+    source_path,
 )
 from .report import (
     explain,
@@ -85,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         args.modules, args.sample, args.seed, args.kind = previous["args"]  # type: ignore[misc]  # as stored below
     modules = args.modules.split(",") if args.modules else list(TARGETS)
     for module in modules:
-        if not (ROOT / PACKAGE / f"{module}.py").is_file():
-            parser.error(f"--modules: no module {PACKAGE}/{module}.py")
+        if not (ROOT / source_path(module)).is_file():
+            parser.error(f"--modules: no module {source_path(module)}")
     if args.sample is not None and args.sample < 1:
         parser.error(f"--sample must be >= 1, got {args.sample}")
 

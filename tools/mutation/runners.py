@@ -20,7 +20,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-from .mutants import KILLED, NOT_REACHED, PACKAGE, ROOT, SURVIVED, TIMEOUT, TREE, Mutant
+from .mutants import (
+    KILLED,
+    NOT_REACHED,
+    PACKAGE,
+    ROOT,
+    SURVIVED,
+    TIMEOUT,
+    TREE,
+    Mutant,
+    source_path,
+)
 
 # ---------------------------------------------------------------------------
 # Running mutants
@@ -215,7 +225,7 @@ def run_source(mutants: list[Mutant], jobs: int) -> None:
         def run_one(m: Mutant) -> None:
             with lock:
                 copy = free.pop()
-            target = copy / PACKAGE / f"{m.module}.py"
+            target = copy / source_path(m.module)
             original = target.read_text()
             try:
                 assert m.code is not None

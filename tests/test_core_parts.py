@@ -1,0 +1,150 @@
+"""The composed core: what its parts promise each other.
+
+The plain tasks' completion is inlined for the hot path (``TaskTable.complete_plain``);
+it must record exactly what the general end does. ``health()`` only reads. The
+status indexes move with the status, whatever path a task takes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import trio
+import trio.testing
+
+from supervisor import (
+    Backoff,
+    Restart,
+    Strategy,
+    TaskEvent,
+    TaskStatus,
+    open_supervisor,
+)
+from supervisor._table import TaskTable
+
+from .helpers import sleep_then, sleep_then_raise
+
+pytestmark = pytest.mark.trio
+
+
+def _complete_generally(self: TaskTable, h: Any, value: object, now: float) -> bool:
+    """``complete_plain`` the long way: the end every other path takes."""
+    self.release(h)
+    h._result = value
+    self.end(h, TaskStatus.COMPLETED, now)
+    if self.queue or self.restart_queue:
+        return True
+    self.free_slot()
+    return False
+
+
+def _event(e: TaskEvent, t0: float) -> tuple[Any, ...]:
+    return (e.task_id, e.name, e.old, e.new, e.at - t0, e.attempt, repr(e.exception))
+
+
+async def _plain_burst() -> tuple[list[tuple[Any, ...]], ...]:
+    """Plain tasks through a limit, a queue, a failure and a drain: what they
+    recorded, the times counted from the start."""
+    t0 = trio.current_time()
+    events: list[TaskEvent] = []
+    async with open_supervisor(max_concurrent=3, on_event=events.append) as sup:
+        handles = [sup.submit_nowait(sleep_then, 1 + i % 3, i) for i in range(10)]
+        handles.append(sup.submit_nowait(sleep_then_raise, 2, ValueError("x")))
+        await trio.sleep(2.5)
+        reports = [sup.health()]
+    reports.append(sup.health())
+    records = [
+        (h.status, h.started_at - t0, h.completed_at - t0, h.attempts)  # type: ignore[operator]
+        for h in handles
+    ]
+    summaries = [
+        (
+            r.completed,
+            r.failed,
+            r.pending,
+            r.running,
+            r.waiting,
+            r.recent_finished,
+            r.recent_failed,
+        )
+        for r in reports
+    ]
+    # Per task, in order (trio orders tasks that wake at the same time at random).
+    return sorted((_event(e, t0) for e in events), key=repr), records, summaries
+
+
+async def test_the_plain_completion_agrees_with_the_general_end(
+    autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inlined = await _plain_burst()
+    monkeypatch.setattr(TaskTable, "complete_plain", _complete_generally)
+    general = await _plain_burst()
+    assert inlined == general
+    assert inlined[2] == [(3, 0, 5, 3, 5, 3, 0), (10, 1, 0, 0, 0, 11, 1)]
+
+
+async def test_health_only_reads(autojump_clock: trio.testing.MockClock) -> None:
+    async with open_supervisor(max_concurrent=1) as sup:
+        sup.submit_nowait(trio.sleep_forever)
+        waiting = [sup.submit_nowait(trio.sleep_forever) for _ in range(5)]
+        for h in waiting[:3]:
+            h.cancel()  # dead entries at the front of the queue
+        await trio.sleep(1)
+        table = sup._core.table
+        before = (list(table.queue), table.n_queued, dict(table.active))
+        report = sup.health()
+        assert (list(table.queue), table.n_queued, dict(table.active)) == before
+        assert report.waiting == 2
+        assert report.oldest_pending_age == 1
+        sup.cancel()
+
+
+async def test_the_status_indexes_move_with_the_status(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Every RUNNING task is in running_since and every RESTARTING one in
+    restarting, after every event, on every path (restarts with a backoff, group
+    restarts, cancels of waiting tasks, terminate_child)."""
+    seen: list[tuple[float, TaskStatus]] = []
+    out_of_step: list[TaskEvent] = []  # (an on_event hook's errors are only logged)
+
+    def check(event: TaskEvent) -> None:
+        table = sup_ref[0]._core.table
+        live = table.live()
+        running = {h._id for h in live if h.status is TaskStatus.RUNNING}
+        restarting = {h._id for h in live if h.status is TaskStatus.RESTARTING}
+        if set(table.running_since) != running or set(table.restarting) != restarting:
+            out_of_step.append(event)
+        seen.append((event.at, event.new))
+
+    sup_ref: list[Any] = []
+    flaky = Backoff(initial=1, jitter=0)
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, on_event=check, max_restarts=10
+    ) as sup:
+        sup_ref.append(sup)
+        await sup.start_child(_ready_then_sleep, name="a")
+        b = await sup.start_child(
+            _ready_then_crash, name="b", backoff=flaky, restart=Restart.TRANSIENT
+        )
+        waiting = sup.submit_nowait(trio.sleep_forever, restart=Restart.PERMANENT)
+        await trio.sleep(2.5)
+        await sup.terminate_child("a")
+        waiting.cancel()
+        await trio.sleep(3)
+        b.cancel()
+    assert out_of_step == []
+    assert (1, TaskStatus.RESTARTING) in seen
+    assert len(seen) > 15
+
+
+async def _ready_then_sleep(*, task_status: Any) -> None:
+    task_status.started()
+    await trio.sleep_forever()
+
+
+async def _ready_then_crash(*, task_status: Any) -> None:
+    task_status.started()
+    await trio.sleep(1)
+    raise ValueError("crash")
