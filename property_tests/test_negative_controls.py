@@ -114,7 +114,6 @@ def illegal_transition_on_completion(monkeypatch: pytest.MonkeyPatch) -> None:
 def _complete_generally(
     self: TaskTable, h: TaskHandle[Any], value: object, now: float
 ) -> bool:
-    self.release(h)
     h._result = value
     self.end(h, TaskStatus.COMPLETED, now)
     if self.queue or self.restart_queue:

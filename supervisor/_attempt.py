@@ -74,17 +74,21 @@ class Runtime(Protocol):
         exception: BaseException | None = ...,
     ) -> float | None: ...
 
-    def end(self, h: TaskHandle[Any], status: TaskStatus, now: float, /) -> None: ...
+    def finish_handing_on(
+        self,
+        h: TaskHandle[Any],
+        status: TaskStatus,
+        value: object = ...,
+        exception: BaseException | None = ...,
+    ) -> float | None: ...
+
+    def never_started(self, h: TaskHandle[Any], /) -> None: ...
 
     def release_slot(self) -> None: ...
 
     def cancel_all(self) -> None: ...
 
     async def wait_to_restart(self, h: TaskHandle[Any], delay: float, /) -> None: ...
-
-    def hand_on(self) -> None: ...
-
-    def hand_off_closed(self) -> None: ...
 
     def take_handoff(self) -> TaskHandle[Any] | None: ...
 
@@ -268,8 +272,24 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
     if runner_task is not None:
         TRIO_RUNNERS[runner_task] = h  # how current_handle() finds it
     try:
-        if not await _may_start(core, h):
-            _never_started(core, h)
+        status = h._status
+        starts = core.phase is not _STOPPING and (
+            status is _PENDING or status is _RESTARTING
+        )
+        if starts:
+            backend = core.backend
+            try:
+                # A scope around the block may have been cancelled before the
+                # body noticed (and stopped everything): then this task must not
+                # start either. A schedule point only when cancelled. Guarded by
+                # test_nothing_starts_after_an_outer_cancel.
+                await backend.checkpoint_if_cancelled()
+            except backend.cancelled_exc:
+                # Swallowed as in classify: the runner's last frame, and the scope
+                # that asked for it is satisfied by the runner ending.
+                starts = False
+        if not starts:
+            core.never_started(h)
             return True
         extra = h._extra
         now = core.clock()
@@ -340,14 +360,15 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
                     _end_span(core, span, context, _CANCELLED, exc)
                 raise
         else:
-            ended, exception = _returned(h, extra, scope, starter)
+            if starter is None and not scope.cancelled_caught:
+                ended = _COMPLETED
+            else:
+                ended, exception = _returned(h, extra, scope, starter)
         if extra is not None:
             extra.start_deadline = None
         if pooled:
             # Whatever gets this slot next is this runner's next attempt.
-            core.hand_on()
-            delay = core.finish(h, ended, value, exception)
-            core.hand_off_closed()
+            delay = core.finish_handing_on(h, ended, value, exception)
         else:
             delay = core.finish(h, ended, value, exception)
         if span is not None:
@@ -370,43 +391,6 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
     finally:
         if runner_task is not None:
             del TRIO_RUNNERS[runner_task]
-
-
-async def _may_start(core: Runtime, h: TaskHandle[Any]) -> bool:
-    """Whether ``h``'s attempt may start now (it may have been cancelled between
-    getting its slot and this first step)."""
-    status = h._status
-    if core.phase is _STOPPING or not (status is _PENDING or status is _RESTARTING):
-        return False
-    backend = core.backend
-    try:
-        # A scope around the block may have been cancelled before the body
-        # noticed (and stopped everything): then this task must not start
-        # either. A schedule point only when cancelled. Guarded by
-        # test_nothing_starts_after_an_outer_cancel.
-        await backend.checkpoint_if_cancelled()
-    except backend.cancelled_exc:
-        # Swallowed as in classify: the runner's last frame, and the scope that
-        # asked for it is satisfied by the runner ending.
-        return False
-    return True
-
-
-def _never_started(core: Runtime, h: TaskHandle[Any]) -> None:
-    """``h`` holds a slot but must not start: handle.cancel() already recorded
-    it, the supervisor gave up on it, or a supervisor-wide stop is under way.
-    Guarded by test_cancel_scheduled_task_never_runs."""
-    status = h._status
-    if status is _PENDING or status is _RESTARTING:
-        core.table.release(h)
-        core.end(h, _CANCELLED, core.clock())
-    h._context = None
-    if core.pooled:
-        core.hand_on()
-        core.release_slot()
-        core.hand_off_closed()
-    else:
-        core.release_slot()
 
 
 def _begin(core: Runtime, h: TaskHandle[Any], extra: Extra | None, now: float) -> Any:

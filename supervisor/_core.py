@@ -307,10 +307,10 @@ class Core:
                 else self.backend.effectively_cancelled()
             )
         ):
-            h, was_pending = table.next_waiting()
+            h = table.next_waiting()
             if h is not None:
                 self.start_attempt(h)
-                if was_pending:
+                if h._status is _PENDING:  # room in the PENDING queue
                     self.room.wake_one()
                 return
         table.free_slot()
@@ -322,15 +322,14 @@ class Core:
     def restart_when_slot_free(self, h: TaskHandle[Any]) -> None:
         """Start ``h``'s next attempt now if a slot is free, else queue it first in
         line (ahead of PENDING tasks)."""
-        if self.table.take_slot():
+        if self.table.take_slot(h):
             self.start_attempt(h)
         else:
             self.table.queue_restart(h)
 
     def start_attempt(self, h: TaskHandle[Any]) -> None:
-        """Spawn the runner of ``h``'s next attempt; ``h`` already holds a slot."""
+        """Spawn the runner of ``h``'s next attempt; ``h`` holds a slot."""
         table = self.table
-        table.hold(h)
         if table.idle is not None and h._extra is not None:
             # Draining: a slot given to a PERMANENT task may leave the rest stuck.
             table.check_idle()
@@ -359,13 +358,35 @@ class Core:
             name=h._name,
         )
 
-    def hand_on(self) -> None:
-        """A pooled runner's attempt ended: what gets its slot next is the runner's
+    def finish_handing_on(
+        self,
+        h: TaskHandle[Any],
+        status: TaskStatus,
+        value: object = None,
+        exception: BaseException | None = None,
+    ) -> float | None:
+        """``finish`` for a pooled runner: what gets its slot next is the runner's
         next attempt (``handoff``) instead of a new runner."""
         self.handoff_open = True
+        try:
+            return self.finish(h, status, value, exception)
+        finally:
+            self.handoff_open = False
 
-    def hand_off_closed(self) -> None:
-        self.handoff_open = False
+    def never_started(self, h: TaskHandle[Any]) -> None:
+        """``h`` holds a slot but must not start: handle.cancel() already recorded
+        it, the supervisor gave up on it, or a supervisor-wide stop is under way.
+        Guarded by test_cancel_scheduled_task_never_runs."""
+        status = h._status
+        if status is _PENDING or status is _RESTARTING:
+            self.end(h, _CANCELLED, self.clock())
+        h._context = None
+        if self.pooled:
+            self.handoff_open = True
+            self.release_slot()
+            self.handoff_open = False
+        else:
+            self.release_slot()
 
     def take_handoff(self) -> TaskHandle[Any] | None:
         h = self.handoff
@@ -383,7 +404,8 @@ class Core:
         decision: Decision | None = None,
     ) -> None:
         """Make ``h`` terminal and wake whoever waits for it."""
-        self.table.end(h, status, now, exception, decision)
+        table = self.table
+        table.end(h, status, now, exception, decision)
         extra = h._extra
         if extra is not None:
             extra.wake_ready()  # a start_child call waits: it sees the end
@@ -397,7 +419,8 @@ class Core:
         event = h._done_event
         if event is not None:
             event.set()
-        self.table.check_idle()
+        if table.idle is not None:
+            table.check_idle()
 
     def cancel_waiting(self, h: TaskHandle[Any], role: Role = _NO_ROLE) -> None:
         """handle.cancel() of a PENDING or RESTARTING task: it ends CANCELLED and no
@@ -417,7 +440,7 @@ class Core:
         elif h._id in table.active:
             # It holds a slot and its runner is scheduled; the runner sees the status
             # and frees the slot without calling the function.
-            table.release(h)
+            pass
         elif h._status is _RESTARTING:
             # Waiting out its backoff: wake that runner, which records the end.
             assert h._scope is not None
@@ -451,7 +474,6 @@ class Core:
     ) -> float | None:
         """An attempt ended. Record it; returns the backoff delay if it restarts."""
         table = self.table
-        table.release(h)
         extra = h._extra
         if extra is None:
             # A plain one-shot task: the hot path.
@@ -509,6 +531,7 @@ class Core:
                 # No backoff: the restart is immediate and keeps the slot, so no
                 # PENDING task slips in between two attempts. Guarded by
                 # test_restart_waits_for_a_slot_ahead_of_pending_tasks.
+                table.keep_slot(h)
                 self.start_attempt(h)
                 return None
             self.release_slot()
@@ -592,10 +615,8 @@ class Core:
             extra.set_role(_NO_ROLE)  # no group restart may take it up again
             if r._queued:
                 table.unqueue(r)
-            else:
-                # Holding a slot with its runner scheduled, or waiting out its
-                # backoff: the runner sees the status and only frees what it holds.
-                table.release(r)
+            # (Else holding a slot with its runner scheduled, or waiting out its
+            # backoff: the runner sees the status and only frees what it holds.)
             # Its own last failure; after a normal return (PERMANENT) it has none,
             # and the supervisor giving up is what failed it.
             # Guarded by test_given_up_restart_after_a_return_fails_with_the_give_up.

@@ -176,27 +176,29 @@ class TaskTable:
 
     # -- slots -------------------------------------------------------------------
 
-    def take_slot(self) -> bool:
-        """Take a free slot, if any."""
+    def take_slot(self, h: TaskHandle[Any]) -> bool:
+        """Give ``h`` a free slot, if any (its runner is started next)."""
         limit = self.max_concurrent
         if limit is None or self.n_slots < limit:
             self.n_slots += 1
+            self.active[h._id] = h
             return True
         return False
 
-    def hold(self, h: TaskHandle[Any]) -> None:
-        """``h`` (which holds a slot) is about to be started."""
+    def keep_slot(self, h: TaskHandle[Any]) -> None:
+        """``h``'s next attempt starts at once in the slot its last one held."""
         self.active[h._id] = h
 
-    def next_waiting(self) -> tuple[TaskHandle[Any] | None, bool]:
-        """The oldest task waiting for a slot, taken out of line, and whether it
-        came from the PENDING queue; (None, False) when none waits."""
+    def next_waiting(self) -> TaskHandle[Any] | None:
+        """The oldest task waiting for a slot (RESTARTING ones first), taken out
+        of line and given the slot; None when none waits."""
         restart_queue = self.restart_queue
         while restart_queue:
             h = restart_queue.popleft()
             if h._queued:  # else cancelled while it waited
                 h._queued = False
-                return h, False
+                self.active[h._id] = h
+                return h
         queue = self.queue
         while queue:
             h = queue.popleft()
@@ -204,8 +206,9 @@ class TaskTable:
                 h._queued = False
                 self.n_queued -= 1
                 _drop_dead_front(queue)
-                return h, True
-        return None, False
+                self.active[h._id] = h
+                return h
+        return None
 
     def free_slot(self) -> None:
         self.n_slots -= 1
@@ -242,11 +245,6 @@ class TaskTable:
             h._context = None
         return waiting
 
-    def release(self, h: TaskHandle[Any]) -> None:
-        """``h`` no longer holds its slot's place in ``active`` (its runner still
-        holds the slot until it frees or hands it on)."""
-        self.active.pop(h._id, None)
-
     def oldest_waiting(self) -> TaskHandle[Any] | None:
         """The task that has waited longest in the PENDING queue. O(1): the
         queue's front entry is never a dead one (``unqueue`` drops those)."""
@@ -271,9 +269,15 @@ class TaskTable:
             raise AssertionError(msg)  # pragma: no cover - internal invariant
         task_id = h._id
         if old is _RUNNING:
+            # The attempt ended: its task no longer holds its place in ``active``
+            # (its runner holds the slot until it frees it or hands it on).
             del self.running_since[task_id]
-        elif old is _RESTARTING:
-            del self.restarting[task_id]
+            self.active.pop(task_id, None)
+        else:
+            if old is _RESTARTING:
+                del self.restarting[task_id]
+            if not new._next:  # ended before it ran: it held a slot if scheduled
+                self.active.pop(task_id, None)
         if new is _RUNNING:
             self.running_since[task_id] = now
         elif new is _RESTARTING:

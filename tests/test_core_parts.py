@@ -30,7 +30,6 @@ pytestmark = pytest.mark.trio
 
 def _complete_generally(self: TaskTable, h: Any, value: object, now: float) -> bool:
     """``complete_plain`` the long way: the end every other path takes."""
-    self.release(h)
     h._result = value
     self.end(h, TaskStatus.COMPLETED, now)
     if self.queue or self.restart_queue:
