@@ -155,7 +155,12 @@ def test_what_follows_an_attempt(
         )
     ):
         wanted = Next.RESTART_WITH_GROUP if grouped else Next.RESTART
-    elif significant and role is Role.NONE and status is not S.CANCELLED:
+    elif (
+        significant
+        and role is Role.NONE
+        and not cancelled
+        and status is not S.CANCELLED
+    ):
         # A significant child that ended by itself (not stopped on purpose, not
         # cancelled): the auto shutdown rule is asked.
         wanted = Next.END_SIGNIFICANT

@@ -297,10 +297,11 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
         fn = h._fn
         assert fn is not None
         args = h._args
-        if extra is None or extra.restart is _TEMPORARY or _last_attempt(h, extra):
+        last = extra is None or extra.restart is _TEMPORARY or _last_attempt(h, extra)
+        if last:
             # No later attempt needs them: once the call below passed them on, the
             # running function alone holds its arguments (and the handle, none).
-            # Guarded by test_the_last_attempt_keeps_no_function_or_arguments.
+            # Guarded by test_bug0_the_last_allowed_attempt_holds_no_reference_...
             h._fn = None
             h._args = ()
         value: object = None
@@ -314,13 +315,15 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
             # task of its own would get; the attempt's every step runs in it.
             context = h._context
             assert context is not None
-            if extra is None or extra.restart is _TEMPORARY:
-                h._context = None
+            if last:
+                h._context = None  # the last attempt runs in it: no copy
             else:
                 context = context.copy()
             if tracing is not None:
                 span = context.run(tracing.begin, h)
         else:
+            if last:
+                h._context = None  # (this task runs in a copy of its own)
             if core.backend is not TRIO:
                 # On trio, current_handle() finds this task's frame instead.
                 _set_current_handle((h, h._attempts))  # this task's own context

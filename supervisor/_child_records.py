@@ -132,11 +132,17 @@ class ChildRecords:
         child.kept = not starting
 
     def started_as(
-        self, child: Child, h: TaskHandle[Any], ref: ActorRef[Any, Any] | None
+        self,
+        child: Child,
+        h: TaskHandle[Any],
+        ref: ActorRef[Any, Any] | None,
+        context: contextvars.Context | None,
     ) -> None:
-        """``child`` runs as ``h`` now (an actor: behind ``ref``)."""
+        """``child`` runs as ``h`` now (an actor: behind ``ref``), started from
+        ``context``."""
+        assert child.handle is h
         child.ref = ref
-        child.context = h._context
+        child.context = context
 
     def register_actor(self, ref: ActorRef[Any, Any], name: str) -> None:
         self.actors[name] = ref

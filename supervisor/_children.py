@@ -13,6 +13,7 @@ themselves are ``_child_records.ChildRecords``.
 
 from __future__ import annotations
 
+import contextvars
 from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from ._actor import Actor, ActorRef, actor_main, check_actor_options
@@ -123,7 +124,10 @@ def _spawn(
         assert old is not None
         extra.order = old.order  # its place in start order
         records.restarted(child, h)
-    records.started_as(child, h, ref)
+    # A kept spec may be started again by a group restart: from a copy of this
+    # context, which no attempt runs in.
+    context = None if child.spec is None else contextvars.copy_context()
+    records.started_as(child, h, ref, context)
     extra.child = child
     extra.start_timeout = spec.start_timeout
     if ref is not None:

@@ -122,7 +122,12 @@ def after_attempt(
         and restart_follows(restart, ended, attempts, max_attempts)
     ):
         return Next.RESTART_WITH_GROUP if grouped else Next.RESTART
-    if significant and role is Role.NONE and ended is not TaskStatus.CANCELLED:
+    if (
+        significant
+        and role is Role.NONE
+        and not cancelled
+        and ended is not TaskStatus.CANCELLED
+    ):
         return Next.END_SIGNIFICANT
     return Next.END
 
