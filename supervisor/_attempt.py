@@ -355,12 +355,7 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
             # SystemExit) are re-raised: they stop the whole supervisor, as in trio.
             ended, exception = classify(core.backend, exc)
             if ended is None:
-                # Stop everything first (queued tasks must not start while it
-                # propagates), then let it out.
-                core.cancel_all()
-                core.finish(h, _CANCELLED)
-                if span is not None:
-                    _end_span(core, span, context, _CANCELLED, exc)
+                _escapes(core, h, span, context, exc)
                 raise
         else:
             if starter is None and not scope.cancelled_caught:
@@ -374,17 +369,8 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
             delay = core.finish_handing_on(h, ended, value, exception)
         else:
             delay = core.finish(h, ended, value, exception)
-        if span is not None:
-            _end_span(core, span, context, ended, exception)
-        metrics = core.ledger.recorder
-        if metrics is not None:
-            started = h._started_at
-            assert started is not None
-            metrics.attempt(
-                now,
-                core.clock(),
-                started - h._created_at if h._attempts == 1 else None,
-            )
+        if span is not None or core.ledger.recorder is not None:
+            _observed(core, h, now, span, context, ended, exception)
         if delay is not None:
             if pooled:  # the runner goes on; the backoff waits in a task of its own
                 core.tasks.start_soon(core.wait_to_restart, h, delay)
@@ -467,6 +453,44 @@ def _returned(
                 "seconds (start_timeout)"
             )
     return _FAILED, timed_out(h, h._timeout)
+
+
+def _escapes(
+    core: Runtime,
+    h: TaskHandle[Any],
+    span: object,
+    context: contextvars.Context | None,
+    exc: BaseException,
+) -> None:
+    """The attempt raised a non-Exception BaseException (KeyboardInterrupt,
+    SystemExit), which the caller lets out: stop everything first (queued tasks
+    must not start while it propagates), record the attempt, end its span."""
+    core.cancel_all()
+    core.finish(h, _CANCELLED)
+    if span is not None:
+        _end_span(core, span, context, _CANCELLED, exc)
+
+
+def _observed(
+    core: Runtime,
+    h: TaskHandle[Any],
+    started: float,
+    span: object,
+    context: contextvars.Context | None,
+    ended: TaskStatus,
+    exception: BaseException | None,
+) -> None:
+    """The attempt that started at ``started`` ended: its span ends, and the
+    metrics recorder counts it."""
+    if span is not None:
+        _end_span(core, span, context, ended, exception)
+    recorder = core.ledger.recorder
+    if recorder is not None:
+        first = h._started_at
+        assert first is not None
+        recorder.attempt(
+            started, core.clock(), first - h._created_at if h._attempts == 1 else None
+        )
 
 
 def _end_span(
