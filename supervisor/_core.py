@@ -513,7 +513,10 @@ class Core:
             return None
         if follows is Next.STOPPED_BY_GROUP:
             # Stopped for good, as OTP does with temporary children: CANCELLED, or
-            # as it ended by itself after the stop request.
+            # as it ended by itself after the stop request (COMPLETED: its value
+            # is its result). Guarded by
+            # test_a_sibling_that_returns_when_its_group_stops_it_keeps_its_value.
+            h._result = value
             self.end(h, status, self.clock(), exception, Decision.SIBLING_RESTART)
             self.release_slot()
             return None

@@ -31,6 +31,8 @@ from supervisor import (
     open_supervisor,
 )
 
+from .helpers import crash_at
+
 S = TaskStatus
 
 
@@ -334,3 +336,28 @@ async def test_bug7b_a_task_cancelled_as_its_body_raises_is_not_restarted(
         assert isinstance(x.exception, ValueError)
         assert (other.status, other.attempts) == (S.RUNNING, 1)
         assert sup.health().restarts_in_period == 0
+
+
+@pytest.mark.trio
+async def test_a_sibling_that_returns_when_its_group_stops_it_keeps_its_value(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Found by the children machine: a TEMPORARY sibling that a group restart
+    stops, and that returns by itself within its shutdown, ends COMPLETED: its
+    result() is its value (it raised AttributeError)."""
+
+    async def finishes_its_unit() -> str:
+        h = current_handle()
+        assert h is not None
+        await h.wait_stop_requested()
+        await trio.sleep(0.5)
+        return "unit done"
+
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        sup.submit_nowait(crash_at, 1, restart=Restart.TRANSIENT, max_attempts=2)
+        sibling = sup.submit_nowait(finishes_its_unit, shutdown=2)
+        await trio.sleep(3)
+        assert sibling.status is TaskStatus.COMPLETED
+        assert sibling.completed_at == 1.5
+        assert await sibling.result() == "unit done"
+        sup.cancel()
