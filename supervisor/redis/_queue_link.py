@@ -9,7 +9,7 @@ from anyio.abc import TaskGroup
 
 from ._codec import Codec
 from ._keys import QueueKeys
-from ._results import ResultWaiters
+from ._result_waiters import ResultWaiters
 from ._scripts import Scripts
 from ._tracing_hook import JobTracing
 
