@@ -15,11 +15,11 @@ import coredis
 from .._handle import TaskHandle
 from .._metrics_hub import Histogram
 from .._supervisor import Supervisor
+from .._tracing_hook import JobTracing
 from ._codec import Codec
 from ._keys import QueueKeys
 from ._registry import JobDefinition, JobRegistry
 from ._scripts import Scripts
-from ._tracing_hook import JobTracing
 
 if TYPE_CHECKING:
     from ._outcome import StoredKind
