@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import math
 import signal
+from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -197,11 +198,17 @@ spawn_cases: list[tuple[str, dict[str, Any], type[Exception], str]] = [
     ("max_attempts=0", {"max_attempts": 0}, ValueError, "max_attempts"),
 ]
 for label, kwargs, error, argument in spawn_cases:
-    options = {"factory": Echo, "name": "echo", **kwargs}
+    # Read-only: a case runs again in the same process (a second pytest.main, as
+    # the mutation tool's clean run does), so it must never change its arguments.
+    options = MappingProxyType(
+        {"name": "echo", **{k: v for k, v in kwargs.items() if k != "factory"}}
+    )
     case(
         f"spawn_actor({label})",
         functools.partial(
-            lambda sup, o: sup.spawn_actor(o.pop("factory"), **o), o=options
+            lambda sup, f, o: sup.spawn_actor(f, **o),
+            f=kwargs.get("factory", Echo),
+            o=options,
         ),
         error,
         argument,

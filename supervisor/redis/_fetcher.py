@@ -8,8 +8,9 @@ from typing import TYPE_CHECKING, Final
 
 import anyio
 
-from ._job_runs import start_all
+from ._job_runs import end_run, start_all
 from ._keys import GROUP
+from ._outcome import Ending
 from ._worker_state import LocalJob
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ def _hand_back(state: WorkerState, entries: list[tuple[bytes, bytes]]) -> None:
     for entry, job_id in entries:
         job = LocalJob(entry, job_id.decode(), "", 0)
         state.inflight.add(job)
-        state.outcomes.put(job, "back")
+        end_run(state, job, Ending.NOT_STARTED)
 
 
 async def fetcher(state: WorkerState) -> None:

@@ -1,11 +1,11 @@
-"""Running a delivered job as a supervised task, and turning how the task ended
-into the outcome to store (policy: retry or fail, cancel or hand back)."""
+"""Running a delivered job as a supervised task, and carrying out the outcome
+``_outcome.decide_outcome`` gives for how it ended: logging it and handing it to
+the flusher to store (or, for a run whose lease was lost, letting it go)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import traceback
 from typing import TYPE_CHECKING, Any
 
@@ -13,6 +13,7 @@ from .._errors import SupervisorClosed, TaskTimeout
 from .._logging import one_line
 from .._metrics_hub import Histogram
 from .._status import TaskStatus
+from ._outcome import Ending, decide_outcome
 from ._worker_state import LocalJob
 
 if TYPE_CHECKING:
@@ -50,10 +51,11 @@ def start_job(
     definition = state.registry.get(name)
     if definition is None:
         known = ", ".join(state.registry.names()) or "none"
-        state.outcomes.put(
+        end_run(
+            state,
             job,
-            "dead",
-            f"no job named {name!r} in the worker's registry (it has: {known})",
+            Ending.UNKNOWN_NAME,
+            reason=f"no job named {name!r} in the worker's registry (it has: {known})",
         )
         return
     try:
@@ -64,7 +66,12 @@ def start_job(
     except (
         Exception
     ) as exc:  # any codec error means the payload is bad: DEAD, never a crash
-        state.outcomes.put(job, "dead", f"its payload does not decode: {exc!r}")
+        end_run(
+            state,
+            job,
+            Ending.BAD_PAYLOAD,
+            reason=f"its payload does not decode: {exc!r}",
+        )
         return
     job.definition = definition
     tracing = state.tracing
@@ -78,7 +85,7 @@ def start_job(
             _attempt, job, definition.fn, args, name=name, timeout=definition.timeout
         )
     except SupervisorClosed:  # the worker began to drain while the job was begun
-        state.outcomes.put(job, "back")
+        end_run(state, job, Ending.NOT_STARTED)
         return
     finally:
         if tracing is not None:
@@ -101,33 +108,73 @@ def _failure_event(state: WorkerState, job: LocalJob, exc: BaseException) -> str
     )
 
 
-def _failed(state: WorkerState, job: LocalJob, exc: BaseException) -> None:
+def end_run(
+    state: WorkerState,
+    job: LocalJob,
+    ending: Ending,
+    *,
+    result: bytes = b"",
+    error: BaseException | None = None,
+    reason: str = "",
+) -> None:
+    """Carry out what ``decide_outcome`` makes of ``job``'s run ending as
+    ``ending``: ``result`` is the encoded value of a COMPLETED run, ``error`` what
+    ended a FAILED one, ``reason`` why a job that never ran cannot run."""
     definition = job.definition
-    assert definition is not None
-    event = _failure_event(state, job, exc)
-    attempt = (job.id, job.name, job.attempt, definition.max_attempts, one_line(exc))
-    if job.attempt >= definition.max_attempts:
+    outcome = decide_outcome(
+        ending,
+        attempt=job.attempt,
+        max_attempts=1 if definition is None else definition.max_attempts,
+        backoff=None if definition is None else definition.backoff,
+        rng=state.rng,
+        cancel_requested=job.cancel_requested,
+        fenced=job.fenced,
+        reason=reason,
+    )
+    kind = outcome.kind
+    if kind == "drop":
+        state.inflight.remove(job)
+    elif kind == "ok":
+        state.outcomes.put(job, "ok", result)
+    elif kind == "dead":
+        state.outcomes.put(job, "dead", outcome.reason)
+    elif kind in ("retry", "fail"):
+        assert error is not None
+        _log_failure(state, job, error, outcome.delay_ms if kind == "retry" else None)
+        state.outcomes.put(
+            job, kind, _failure_event(state, job, error), outcome.delay_ms
+        )
+    else:
+        state.outcomes.put(job, kind)
+
+
+def _log_failure(
+    state: WorkerState, job: LocalJob, exc: BaseException, delay_ms: int | None
+) -> None:
+    """A failed attempt: WARNING when it is retried (after ``delay_ms``), ERROR
+    when the job failed for good (``delay_ms`` None)."""
+    assert job.definition is not None
+    attempt = (
+        job.id,
+        job.name,
+        job.attempt,
+        job.definition.max_attempts,
+        one_line(exc),
+    )
+    if delay_ms is None:
         logger.error(
             "job %s (%s) failed for good on attempt %d of %d: %s",
             *attempt,
             exc_info=exc,
             extra=_extra(state, job),
         )
-        state.outcomes.put(job, "fail", event)
         return
-    backoff = definition.backoff
-    delay = (
-        0
-        if backoff is None
-        else math.ceil(1000 * backoff.delay(job.attempt, state.rng))
-    )
     logger.warning(
         "job %s (%s) attempt %d of %d failed: %s; retrying in %.3g s",
         *attempt,
-        delay / 1000,
+        delay_ms / 1000,
         extra=_extra(state, job),
     )
-    state.outcomes.put(job, "retry", event, delay)
 
 
 def _extra(state: WorkerState, job: LocalJob) -> dict[str, object]:
@@ -167,19 +214,15 @@ def on_job_event(state: WorkerState, event: TaskEvent) -> None:
             error = TypeError(
                 f"the result of job {job.name!r} cannot be encoded: {exc}"
             )
-            _failed(state, job, error)
+            end_run(state, job, Ending.FAILED, error=error)
         else:
-            state.outcomes.put(job, "ok", result)
+            end_run(state, job, Ending.COMPLETED, result=result)
         job.value = None
     elif event.new is _FAILED:
         assert event.exception is not None
-        _failed(state, job, event.exception)
-    elif job.fenced:
-        state.inflight.remove(job)
-    elif job.cancel_requested:
-        state.outcomes.put(job, "cancel")
+        end_run(state, job, Ending.FAILED, error=event.exception)
     else:
-        state.outcomes.put(job, "back")
+        end_run(state, job, Ending.CANCELLED)
 
 
 def cancel_job(state: WorkerState, job: LocalJob, *, fenced: bool) -> None:

@@ -19,7 +19,7 @@ from ._keys import QueueKeys, check_queue_name
 from ._queue_link import QueueLink
 from ._records import JobInfo, QueueStats
 from ._registry import check_job_name
-from ._results import ResultWaiters
+from ._result_waiters import ResultWaiters
 from ._scripts import Scripts
 
 if TYPE_CHECKING:

@@ -40,6 +40,7 @@ from .._arguments import check_signals
 from .._checks import check_count, check_name, check_seconds, check_type
 from .._open import open_supervisor
 from .._spec import Backoff, Restart
+from ._cancel_listener import cancel_listener
 from ._codec import Codec, JsonCodec, check_codec
 from ._connection import check_url, connect, ensure_group
 from ._fetcher import fetcher
@@ -47,9 +48,9 @@ from ._flusher import flusher, store_waiting
 from ._heartbeat import heartbeat
 from ._job_runs import on_job_event
 from ._keys import QueueKeys, check_queue_name
-from ._leases import cancel_listener, renewer
 from ._queue import DEFAULT_RESULT_TTL
 from ._registry import JobRegistry
+from ._renewer import renewer
 from ._scripts import Scripts
 from ._worker_state import WorkerState
 

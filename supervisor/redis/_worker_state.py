@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 import attrs
@@ -15,16 +15,17 @@ import coredis
 from .._handle import TaskHandle
 from .._metrics_hub import Histogram
 from .._supervisor import Supervisor
+from .._tracing_hook import JobTracing
 from ._codec import Codec
 from ._keys import QueueKeys
 from ._registry import JobDefinition, JobRegistry
 from ._scripts import Scripts
-from ._tracing_hook import JobTracing
+
+if TYPE_CHECKING:
+    from ._outcome import StoredKind
 
 #: Outcomes stored per script call.
 OUTCOME_BATCH: Final = 500
-
-OutcomeKind = Literal["ok", "retry", "fail", "cancel", "dead", "back"]
 
 
 @attrs.define(eq=False)
@@ -82,12 +83,12 @@ class Outcomes:
     many of each kind, by job name, since the worker started (for metrics)."""
 
     def __init__(self) -> None:
-        self.waiting: list[tuple[LocalJob, OutcomeKind, bytes | str, int]] = []
+        self.waiting: list[tuple[LocalJob, StoredKind, bytes | str, int]] = []
         self._added = anyio.Event()
-        self.counts: Counter[tuple[str, OutcomeKind]] = Counter()
+        self.counts: Counter[tuple[str, StoredKind]] = Counter()
 
     def put(
-        self, job: LocalJob, kind: OutcomeKind, a: bytes | str = "", b: int = 0
+        self, job: LocalJob, kind: StoredKind, a: bytes | str = "", b: int = 0
     ) -> None:
         self.waiting.append((job, kind, a, b))
         self.counts[job.name, kind] += 1

@@ -1,5 +1,6 @@
-"""The worker parts that keep its jobs its own: the lease renewer (the fence: a
-lost lease cancels the local copy) and the cancel listener."""
+"""The worker part that keeps its jobs its own: the lease renewer. It is the
+fence too: a lost lease cancels the local copy; and it catches the cancel
+requests the cancel listener missed, from the job's persistent flag."""
 
 from __future__ import annotations
 
@@ -43,21 +44,3 @@ async def renewer(state: WorkerState) -> None:
     while True:
         await renew_once(state)
         await anyio.sleep(period)
-
-
-async def cancel_listener(state: WorkerState) -> None:
-    """A worker part: cancel a running job as soon as ``cancel()`` is published.
-    A message missed while the connection was down is caught by the next renewal,
-    which reads the job's persistent cancel flag."""
-    async with state.client.pubsub(
-        channels=[state.keys.cancel_channel], ignore_subscribe_messages=True
-    ) as pubsub:
-        while True:
-            message = await pubsub.get_message()
-            if message is None or message["type"] != "message":
-                continue
-            data = message["data"]
-            job_id = data.decode() if isinstance(data, bytes) else str(data)
-            job = state.inflight.jobs.get(job_id)
-            if job is not None and not job.cancel_requested:
-                cancel_job(state, job, fenced=False)
