@@ -72,14 +72,8 @@ class Runtime(Protocol):
         status: TaskStatus,
         value: object = ...,
         exception: BaseException | None = ...,
-    ) -> float | None: ...
-
-    def finish_handing_on(
-        self,
-        h: TaskHandle[Any],
-        status: TaskStatus,
-        value: object = ...,
-        exception: BaseException | None = ...,
+        handing_on: bool = ...,
+        /,
     ) -> float | None: ...
 
     def never_started(self, h: TaskHandle[Any], /) -> None: ...
@@ -293,7 +287,30 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
             return True
         extra = h._extra
         now = core.clock()
-        scope = _begin(core, h, extra, now)
+        timeout = h._timeout
+        scope = (
+            core.CancelScope()
+            if timeout is None
+            else core.CancelScope(deadline=now + timeout)
+        )
+        if extra is not None:
+            _begin_extra(core, h, extra, now, scope)
+        # The scope exists before the status says RUNNING: an on_event hook may
+        # call handle.cancel() from inside the transition.
+        h._scope = scope
+        if h._started_at is None:
+            h._started_at = now
+        h._attempts += 1
+        core.table.transition(h, _RUNNING, now)
+        if (
+            extra is not None
+            and core.phase is _CLOSED
+            and extra.restart is not _PERMANENT
+        ):
+            # A graceful shutdown is draining: its advice to stop reaches the
+            # one-shot attempts that start meanwhile too. Guarded by
+            # test_a_task_that_starts_during_a_drain_is_asked_to_stop.
+            extra.request_stop()
         fn = h._fn
         assert fn is not None
         args = h._args
@@ -364,11 +381,8 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
                 ended, exception = _returned(h, extra, scope, starter)
         if extra is not None:
             extra.start_deadline = None
-        if pooled:
-            # Whatever gets this slot next is this runner's next attempt.
-            delay = core.finish_handing_on(h, ended, value, exception)
-        else:
-            delay = core.finish(h, ended, value, exception)
+        # (Pooled: whatever gets this slot next is this runner's next attempt.)
+        delay = core.finish(h, ended, value, exception, pooled)
         if span is not None or core.ledger.recorder is not None:
             _observed(core, h, now, span, context, ended, exception)
         if delay is not None:
@@ -382,46 +396,23 @@ async def run_attempt(core: Runtime, h: TaskHandle[Any]) -> bool:
             del TRIO_RUNNERS[runner_task]
 
 
-def _begin(core: Runtime, h: TaskHandle[Any], extra: Extra | None, now: float) -> Any:
-    """``h``'s attempt starts now: its scope, RUNNING; returns the scope."""
-    if extra is not None:
-        if h._status is _RESTARTING and extra.starter is None:
-            # A group restart waits for this task to be RUNNING (it runs as soon
-            # as this step ends) before it starts the next one.
-            extra.wake_ready()
-        extra.clear_stop_request()
-    timeout = h._timeout
-    scope = (
-        core.CancelScope()
-        if timeout is None
-        else core.CancelScope(deadline=now + timeout)
-    )
-    if (
-        extra is not None
-        and extra.start_timeout is not None
-        and extra.starter is not None
-    ):
+def _begin_extra(
+    core: Runtime, h: TaskHandle[Any], extra: Extra, now: float, scope: Any
+) -> None:
+    """What an attempt of a task with an Extra does before it is RUNNING."""
+    if h._status is _RESTARTING and extra.starter is None:
+        # A group restart waits for this task to be RUNNING (it runs as soon as
+        # this step ends) before it starts the next one.
+        extra.wake_ready()
+    extra.clear_stop_request()
+    if extra.start_timeout is not None and extra.starter is not None:
         # start_timeout bounds the wait for started(); started() restores the
         # attempt's own deadline.
         start_by = now + extra.start_timeout
         extra.start_deadline = (start_by, scope.deadline)
         scope.deadline = min(scope.deadline, start_by)
-    # The scope exists before the status says RUNNING: an on_event hook may call
-    # handle.cancel() from inside the transition.
-    h._scope = scope
-    table = core.table
     if h._started_at is None:
-        h._started_at = now
-        if extra is not None:
-            table.first_start(h, extra)
-    h._attempts += 1
-    table.transition(h, _RUNNING, now)
-    if core.phase is _CLOSED and extra is not None and extra.restart is not _PERMANENT:
-        # A graceful shutdown is draining: its advice to stop reaches the
-        # one-shot attempts that start meanwhile too. Guarded by
-        # test_a_task_that_starts_during_a_drain_is_asked_to_stop.
-        extra.request_stop()
-    return scope
+        core.table.first_start(h, extra)  # it takes its place in start order
 
 
 def _last_attempt(h: TaskHandle[Any], extra: Extra) -> bool:

@@ -274,9 +274,8 @@ class Core:
             return self.accept(
                 fn, args, None, None, _TEMPORARY, None, None, NO_WAIT, False
             )
-        now = self.clock()
-        h = table.new_task(self, fn, args, fn.__qualname__, None, now)
-        if not table.place(h, now):
+        h = table.add_plain(self, fn, args, self.clock())
+        if h._queued:
             h._context = contextvars.copy_context()  # it starts from there
             return h
         tasks = self.tasks
@@ -358,21 +357,6 @@ class Core:
             name=h._name,
         )
 
-    def finish_handing_on(
-        self,
-        h: TaskHandle[Any],
-        status: TaskStatus,
-        value: object = None,
-        exception: BaseException | None = None,
-    ) -> float | None:
-        """``finish`` for a pooled runner: what gets its slot next is the runner's
-        next attempt (``handoff``) instead of a new runner."""
-        self.handoff_open = True
-        try:
-            return self.finish(h, status, value, exception)
-        finally:
-            self.handoff_open = False
-
     def never_started(self, h: TaskHandle[Any]) -> None:
         """``h`` holds a slot but must not start: handle.cancel() already recorded
         it, the supervisor gave up on it, or a supervisor-wide stop is under way.
@@ -381,12 +365,9 @@ class Core:
         if status is _PENDING or status is _RESTARTING:
             self.end(h, _CANCELLED, self.clock())
         h._context = None
-        if self.pooled:
-            self.handoff_open = True
-            self.release_slot()
-            self.handoff_open = False
-        else:
-            self.release_slot()
+        self.handoff_open = self.pooled
+        self.release_slot()
+        self.handoff_open = False
 
     def take_handoff(self) -> TaskHandle[Any] | None:
         h = self.handoff
@@ -404,8 +385,7 @@ class Core:
         decision: Decision | None = None,
     ) -> None:
         """Make ``h`` terminal and wake whoever waits for it."""
-        table = self.table
-        table.end(h, status, now, exception, decision)
+        self.table.end(h, status, now, exception, decision)
         extra = h._extra
         if extra is not None:
             extra.wake_ready()  # a start_child call waits: it sees the end
@@ -416,11 +396,6 @@ class Core:
                 on_end()
             if extra.child is not None:
                 self.records.after_end(h, keep=extra.role is Role.TERMINATING)
-        event = h._done_event
-        if event is not None:
-            event.set()
-        if table.idle is not None:
-            table.check_idle()
 
     def cancel_waiting(self, h: TaskHandle[Any], role: Role = _NO_ROLE) -> None:
         """handle.cancel() of a PENDING or RESTARTING task: it ends CANCELLED and no
@@ -471,22 +446,45 @@ class Core:
         status: TaskStatus,
         value: object = None,
         exception: BaseException | None = None,
+        handing_on: bool = False,
     ) -> float | None:
-        """An attempt ended. Record it; returns the backoff delay if it restarts."""
-        table = self.table
+        """An attempt ended. Record it; returns the backoff delay if it restarts.
+
+        ``handing_on``: a pooled runner ran it, and whatever gets its slot next is
+        the runner's next attempt (``handoff``) instead of a new runner.
+        """
         extra = h._extra
         if extra is None:
-            # A plain one-shot task: the hot path.
+            # A plain one-shot task: the hot path (its end wakes no one else).
             h._result = value
-            self.end(
+            self.table.end(
                 h,
                 status,
                 self.clock(),
                 exception,
                 _GIVE_UP if status is _FAILED else None,
             )
+            self.handoff_open = handing_on
             self.release_slot()
+            self.handoff_open = False
             return None
+        self.handoff_open = handing_on
+        try:
+            return self._finish_extra(h, extra, status, value, exception)
+        finally:
+            self.handoff_open = False
+
+    def _finish_extra(
+        self,
+        h: TaskHandle[Any],
+        extra: Extra,
+        status: TaskStatus,
+        value: object,
+        exception: BaseException | None,
+    ) -> float | None:
+        """``finish`` of an attempt of a task with an Extra: what ``_policy`` says
+        follows, carried out."""
+        table = self.table
         extra.wake_ready()  # start_child or a group restart waits on this attempt
         extra.wake_attempt_end()  # a stop by policy waits on it
         role = extra.role

@@ -143,6 +143,31 @@ class TaskTable:
         self.n_live += 1
         return _new_handle(owner, self.next_id, fn, args, name, timeout, now)
 
+    def add_plain(
+        self,
+        owner: Owner,
+        fn: Callable[..., Awaitable[Any]],
+        args: tuple[Any, ...],
+        now: float,
+    ) -> TaskHandle[Any]:
+        """``new_task`` and ``place`` in one, for a plain task (the hot path): its
+        handle, holding a slot, or queued (``h._queued``)."""
+        self.next_id += 1
+        self.n_live += 1
+        task_id = self.next_id
+        h = _new_handle(owner, task_id, fn, args, fn.__qualname__, None, now)
+        limit = self.max_concurrent
+        if limit is None or self.n_slots < limit:
+            self.n_slots += 1
+            self.active[task_id] = h
+        else:
+            h._queued = True
+            self.queue.append(h)
+            self.n_queued += 1
+        if self.ledger.emitting:
+            self.ledger.emit(TaskEvent(task_id, h._name, None, _PENDING, now, 0))
+        return h
+
     def count_policy(self, extra: Extra) -> None:
         """A new task with an Extra: count it by its options."""
         if extra.restart is _PERMANENT:
@@ -301,7 +326,8 @@ class TaskTable:
     ) -> None:
         """Make ``h`` terminal: its status, the counts, and what it no longer needs
         (so that a handle kept by a user keeps neither the function, its
-        arguments nor the scope alive). The caller wakes its waiters."""
+        arguments nor the scope alive); wake whoever waits for its end. (The
+        runtime's ``end`` wakes what a task with an Extra has waiting too.)"""
         h._completed_at = now
         h._exception = exception
         old = h._status
@@ -329,6 +355,11 @@ class TaskTable:
             self.ledger.failed(h, old, now, exception, decision)
         else:
             self.cancelled += 1
+        event = h._done_event
+        if event is not None:
+            event.set()
+        if self.idle is not None:
+            self.check_idle()
 
     def complete_plain(self, h: TaskHandle[Any], value: object, now: float) -> bool:
         """``end`` (and the release of its slot) for a plain task whose only
