@@ -65,6 +65,7 @@ class Runtime(Protocol):
     runners_cancel_status: Any
     tasks: Any
     room: Any
+    handoff: TaskHandle[Any] | None
 
     def finish(
         self,
@@ -83,8 +84,6 @@ class Runtime(Protocol):
     def cancel_all(self) -> None: ...
 
     async def wait_to_restart(self, h: TaskHandle[Any], delay: float, /) -> None: ...
-
-    def take_handoff(self) -> TaskHandle[Any] | None: ...
 
 
 def timed_out(h: TaskHandle[Any], timeout: float | None) -> TaskTimeout:
@@ -175,7 +174,7 @@ async def pooled_runner(core: Runtime, h: TaskHandle[Any] | None) -> None:
         checkpoint = core.backend.cancel_shielded_checkpoint
         while h is not None:
             yielded = await run_attempt(core, h)
-            h = core.take_handoff()
+            h = core.handoff  # what the attempt's end handed on to this runner
             if h is not None and not yielded:
                 # The attempt never yielded: let the other tasks run before the next
                 # one, or a stream of such attempts would starve them. Shielded: an

@@ -365,14 +365,10 @@ class Core:
         if status is _PENDING or status is _RESTARTING:
             self.end(h, _CANCELLED, self.clock())
         h._context = None
+        self.handoff = None  # (read by a pooled runner right after, as for finish)
         self.handoff_open = self.pooled
         self.release_slot()
         self.handoff_open = False
-
-    def take_handoff(self) -> TaskHandle[Any] | None:
-        h = self.handoff
-        self.handoff = None
-        return h
 
     # -- ends ------------------------------------------------------------------------
 
@@ -453,6 +449,9 @@ class Core:
         ``handing_on``: a pooled runner ran it, and whatever gets its slot next is
         the runner's next attempt (``handoff``) instead of a new runner.
         """
+        # (A pooled runner reads ``handoff`` right after this returns, with no
+        # schedule point between: what it finds is what this call handed on.)
+        self.handoff = None
         extra = h._extra
         if extra is None:
             # A plain one-shot task: the hot path (its end wakes no one else).

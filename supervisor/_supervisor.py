@@ -227,17 +227,29 @@ class Supervisor(metaclass=NoPublicConstructor):
         """submit() once its arguments were checked."""
         core = self._core
         await core.wait_for_room()
-        h = core.accept(
-            fn,
-            args,
-            name,
-            timeout,
-            restart,
-            max_attempts,
-            backoff,
-            shutdown,
-            significant,
-        )
+        if (
+            type(fn) is FunctionType
+            and name is None
+            and timeout is None
+            and restart is _TEMPORARY
+            and max_attempts is None
+            and backoff is None
+            and shutdown is NO_WAIT
+            and significant is False
+        ):
+            h = core.accept_plain(fn, args)  # every option left alone
+        else:
+            h = core.accept(
+                fn,
+                args,
+                name,
+                timeout,
+                restart,
+                max_attempts,
+                backoff,
+                shutdown,
+                significant,
+            )
         # The task is accepted: from here on a cancel must not make the caller lose
         # its handle, so the schedule point is shielded.
         await core.backend.cancel_shielded_checkpoint()
