@@ -230,7 +230,8 @@ class TaskTable:
             if h._queued:
                 h._queued = False
                 self.n_queued -= 1
-                _drop_dead_front(queue)
+                while queue and not queue[0]._queued:  # (_drop_dead_front, inlined)
+                    queue.popleft()
                 self.active[h._id] = h
                 return h
         return None
