@@ -84,18 +84,23 @@ async def test_the_plain_completion_agrees_with_the_general_end(
 
 
 async def test_health_only_reads(autojump_clock: trio.testing.MockClock) -> None:
+    """health() reads the oldest waiting task in O(1) and changes nothing: the
+    writers keep the queue's front entry a live one."""
     async with open_supervisor(max_concurrent=1) as sup:
         sup.submit_nowait(trio.sleep_forever)
-        waiting = [sup.submit_nowait(trio.sleep_forever) for _ in range(5)]
-        for h in waiting[:3]:
-            h.cancel()  # dead entries at the front of the queue
+        first = [sup.submit_nowait(trio.sleep_forever) for _ in range(3)]
+        await trio.sleep(1)
+        sup.submit_nowait(trio.sleep_forever)
+        sup.submit_nowait(trio.sleep_forever)
+        for h in first:
+            h.cancel()  # the three oldest entries are dead now
         await trio.sleep(1)
         table = sup._core.table
         before = (list(table.queue), table.n_queued, dict(table.active))
         report = sup.health()
         assert (list(table.queue), table.n_queued, dict(table.active)) == before
         assert report.waiting == 2
-        assert report.oldest_pending_age == 1
+        assert report.oldest_pending_age == 1  # the live ones', not the dead ones' 2
         sup.cancel()
 
 
