@@ -82,10 +82,16 @@ def main() -> None:
     parser.add_argument("--baseline", type=Path, required=True)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument(
+        "--only", default="", help="run only the benches whose name contains this"
+    )
     args = parser.parse_args()
     if not (args.baseline / "supervisor" / "__init__.py").is_file():
         parser.error(f"--baseline {args.baseline}: no supervisor/ package there")
     sizes = [int(s) for s in args.sizes.split(",")]
+    benches = [name for name in BENCHES if args.only in name]
+    if not benches:
+        parser.error(f"--only {args.only!r}: no bench's name contains it")
     workers = {"baseline": Worker(args.baseline.resolve()), "this tree": Worker(HERE)}
     try:
         print(
@@ -93,14 +99,18 @@ def main() -> None:
             "ratio of this tree's median to the baseline's"
         )
         for n in sizes:
-            times = {(name, label): [] for name in BENCHES for label in workers}  # type: dict[tuple[str, str], list[float]]
-            for _ in range(args.runs):
-                for name in BENCHES:
-                    for label, worker in workers.items():
+            times = {(name, label): [] for name in benches for label in workers}  # type: dict[tuple[str, str], list[float]]
+            pairs = list(workers.items())
+            for run in range(args.runs):
+                for index, name in enumerate(benches):
+                    # Each version goes first in every other run: neither always
+                    # runs on a machine the other has just warmed.
+                    order = pairs if (run + index) % 2 else pairs[::-1]
+                    for label, worker in order:
                         times[name, label].append(worker.run(name, n))
             print(f"\n{n:,} tasks")
             print(f"  {'':<40} {'baseline':>26}   {'this tree':>26}   ratio")
-            for name in BENCHES:
+            for name in benches:
                 cells = []
                 for label in workers:
                     values = times[name, label]

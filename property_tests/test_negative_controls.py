@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
-from supervisor import Backoff, TaskStatus
+from supervisor import Backoff, TaskEvent, TaskStatus, _attempt
 from supervisor._core import Core
 from supervisor._handle import TaskHandle
 from supervisor._intensity import RestartWindow
@@ -95,31 +95,27 @@ def pending_task_not_cancelled_at_shutdown(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def illegal_transition_on_completion(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = TaskTable.transition
+    real = TaskTable.end
 
-    def transition(
-        self: TaskTable, h: TaskHandle[Any], new: TaskStatus, now: float, *args: Any
+    def end(
+        self: TaskTable, h: TaskHandle[Any], status: TaskStatus, now: float, *args: Any
     ) -> None:
-        if new is TaskStatus.COMPLETED:
-            real(self, h, TaskStatus.FAILED, now)  # passes through FAILED first
-            h._status = TaskStatus.RUNNING  # (so the real check lets COMPLETED through)
-            self.running_since[h._id] = now
-        real(self, h, new, now, *args)
+        if status is TaskStatus.COMPLETED and self.ledger.emitting:
+            # It reports passing through FAILED first, then ends COMPLETED.
+            self.ledger.emit(
+                TaskEvent(
+                    h._id, h._name, h._status, TaskStatus.FAILED, now, h._attempts
+                )
+            )
+        real(self, h, status, now, *args)
 
-    monkeypatch.setattr(TaskTable, "transition", transition)
-    # (The plain path's inlined completion goes through the general one here.)
-    monkeypatch.setattr(TaskTable, "complete_plain", _complete_generally)
+    monkeypatch.setattr(TaskTable, "end", end)
+    # (Plain tasks take the general route here, through ``end``.)
+    monkeypatch.setattr(_attempt, "run_plain", _the_general_route)
 
 
-def _complete_generally(
-    self: TaskTable, h: TaskHandle[Any], value: object, now: float
-) -> bool:
-    h._result = value
-    self.end(h, TaskStatus.COMPLETED, now)
-    if self.queue or self.restart_queue:
-        return True
-    self.free_slot()
-    return False
+async def _the_general_route(core: Any, h: TaskHandle[Any]) -> None:
+    await _attempt.run_attempt(core, h)
 
 
 def health_miscounts_cancelled_tasks(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -81,6 +81,8 @@ class Runtime(Protocol):
 
     def release_slot(self) -> None: ...
 
+    def start_attempt(self, h: TaskHandle[Any], /) -> None: ...
+
     def cancel_all(self) -> None: ...
 
     async def wait_to_restart(self, h: TaskHandle[Any], delay: float, /) -> None: ...
@@ -213,9 +215,7 @@ async def run_plain(core: Runtime, h: TaskHandle[Any]) -> None:
             else core.CancelScope(deadline=now + timeout)
         )
         h._scope = scope  # before RUNNING: an on_event hook may cancel it
-        h._started_at = now
-        h._attempts = 1
-        table.transition(h, _RUNNING, now)
+        table.start_plain(h, now)
         fn = h._fn
         assert fn is not None
         args = h._args
@@ -247,8 +247,11 @@ async def run_plain(core: Runtime, h: TaskHandle[Any]) -> None:
         if ended is not _COMPLETED or h._extra is not None:
             core.finish(h, ended, value, exception)
             return
-        if table.complete_plain(h, value, core.clock()):
-            core.release_slot()  # hand the slot on
+        nxt = table.complete_plain(h, value, core.clock(), status)
+        if nxt is not None:  # the slot is handed on
+            core.start_attempt(nxt)
+            if nxt._status is _PENDING:  # room in the PENDING queue
+                core.room.wake_one()
         elif core.room.events:
             core.room.wake_one()  # a free slot is room too
     finally:

@@ -266,22 +266,32 @@ class Core:
 
     def accept_plain(
         self, fn: Callable[..., Awaitable[Any]], args: tuple[Any, ...]
-    ) -> TaskHandle[Any]:
+    ) -> TaskHandle[Any] | None:
         """``accept`` of a plain async function with every option left alone: the
-        hot path of ``submit_nowait``, without the options' branches."""
+        hot path of ``submit_nowait``, without the options' branches. Checks for
+        room itself: None, and nothing accepted, if there is none."""
         table = self.table
-        if table.started is not None or self.pooled or not self.trio:
+        if table.started is not None or not self.trio:
+            if table.max_concurrent is not None and not table.has_room():
+                return None
             return self.accept(
                 fn, args, None, None, _TEMPORARY, None, None, NO_WAIT, False
             )
         h = table.add_plain(self, fn, args, self.clock())
+        if h is None:
+            return None
         if h._queued:
             h._context = contextvars.copy_context()  # it starts from there
             return h
         tasks = self.tasks
         assert tasks is not None
-        # trio copies the submitter's context into the new task, as start_soon does.
-        tasks.start_soon(_attempt.run_plain, self, h, name=h._name)
+        if self.pooled:
+            h._context = contextvars.copy_context()  # its attempt runs in a copy
+            tasks.start_soon(_attempt.pooled_runner, self, h, name=RUNNER_NAME)
+        else:
+            # trio copies the submitter's context into the new task, as
+            # start_soon does.
+            tasks.start_soon(_attempt.run_plain, self, h, name=h._name)
         return h
 
     def release_slot(self) -> None:

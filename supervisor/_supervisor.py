@@ -237,7 +237,9 @@ class Supervisor(metaclass=NoPublicConstructor):
             and shutdown is NO_WAIT
             and significant is False
         ):
-            h = core.accept_plain(fn, args)  # every option left alone
+            accepted = core.accept_plain(fn, args)  # every option left alone
+            assert accepted is not None  # there was room, and no schedule point since
+            h = accepted
         else:
             h = core.accept(
                 fn,
@@ -301,15 +303,14 @@ class Supervisor(metaclass=NoPublicConstructor):
         core = self._core
         if core.phase is not _OPEN:
             raise core.closed_error()
+        if plain:
+            h = core.accept_plain(fn, args)  # (it checks for room itself)
+            if h is None:
+                raise self._queue_full()
+            return h
         table = core.table
         if table.max_concurrent is not None and not table.has_room():
-            msg = (
-                f"supervisor {core.name!r}: {table.n_queued} tasks already wait for "
-                f"capacity (max_pending={table.max_pending})"
-            )
-            raise QueueFull(msg)
-        if plain:
-            return core.accept_plain(fn, args)
+            raise self._queue_full()
         return core.accept(
             fn,
             args,
@@ -320,6 +321,13 @@ class Supervisor(metaclass=NoPublicConstructor):
             backoff,
             shutdown,
             significant,
+        )
+
+    def _queue_full(self) -> QueueFull:
+        table = self._core.table
+        return QueueFull(
+            f"supervisor {self._core.name!r}: {table.n_queued} tasks already wait "
+            f"for capacity (max_pending={table.max_pending})"
         )
 
     def submit_from_thread(

@@ -149,15 +149,23 @@ class TaskTable:
         fn: Callable[..., Awaitable[Any]],
         args: tuple[Any, ...],
         now: float,
-    ) -> TaskHandle[Any]:
-        """``new_task`` and ``place`` in one, for a plain task (the hot path): its
-        handle, holding a slot, or queued (``h._queued``)."""
+    ) -> TaskHandle[Any] | None:
+        """``has_room``, ``new_task`` and ``place`` in one, for a plain task (the hot
+        path): its handle, holding a slot or queued (``h._queued``); None, and
+        nothing added, if there is no room."""
+        limit = self.max_concurrent
+        slot = limit is None or self.n_slots < limit
+        if (
+            not slot
+            and (max_pending := self.max_pending) is not None
+            and self.n_queued >= max_pending
+        ):
+            return None
         self.next_id += 1
         self.n_live += 1
         task_id = self.next_id
         h = _new_handle(owner, task_id, fn, args, fn.__qualname__, None, now)
-        limit = self.max_concurrent
-        if limit is None or self.n_slots < limit:
+        if slot:
             self.n_slots += 1
             self.active[task_id] = h
         else:
@@ -287,27 +295,28 @@ class TaskTable:
         exception: BaseException | None = None,
         decision: Decision | None = None,
     ) -> None:
-        """The one place a status changes: checked against the lifecycle table,
-        with the indexes that follow a status, then emitted."""
+        """A change to a live status (RUNNING, RESTARTING; an end is ``end``'s):
+        checked against the lifecycle table, with the indexes that follow a
+        status, then emitted. It and ``end`` are the only places a status
+        changes (and the hot path's ``start_plain`` and ``complete_plain``)."""
         old = h._status
         if new not in old._next:
-            msg = f"illegal transition {old.name} -> {new.name} of {h!r}"
-            raise AssertionError(msg)  # pragma: no cover - internal invariant
+            raise _illegal(h, old, new)  # pragma: no cover - internal invariant
         task_id = h._id
         if old is _RUNNING:
             # The attempt ended: its task no longer holds its place in ``active``
             # (its runner holds the slot until it frees it or hands it on).
             del self.running_since[task_id]
             self.active.pop(task_id, None)
-        else:
-            if old is _RESTARTING:
-                del self.restarting[task_id]
-            if not new._next:  # ended before it ran: it held a slot if scheduled
-                self.active.pop(task_id, None)
+        elif old is _RESTARTING:
+            del self.restarting[task_id]
         if new is _RUNNING:
             self.running_since[task_id] = now
         elif new is _RESTARTING:
             self.restarting[task_id] = h
+        else:  # pragma: no cover - internal invariant
+            msg = f"transition to {new.name}: an end is end()'s"
+            raise AssertionError(msg)
         h._status = new
         ledger = self.ledger
         if ledger.emitting:
@@ -325,14 +334,31 @@ class TaskTable:
         exception: BaseException | None = None,
         decision: Decision | None = None,
     ) -> None:
-        """Make ``h`` terminal: its status, the counts, and what it no longer needs
-        (so that a handle kept by a user keeps neither the function, its
-        arguments nor the scope alive); wake whoever waits for its end. (The
-        runtime's ``end`` wakes what a task with an Extra has waiting too.)"""
+        """Make ``h`` terminal: its status (checked against the lifecycle table),
+        the indexes and counts, and what it no longer needs (so that a handle
+        kept by a user keeps neither the function, its arguments nor the scope
+        alive); wake whoever waits for its end. (The runtime's ``end`` wakes what
+        a task with an Extra has waiting too.)"""
         h._completed_at = now
         h._exception = exception
         old = h._status
-        self.transition(h, status, now, exception, decision)
+        if status not in old._next:
+            raise _illegal(h, old, status)  # pragma: no cover - internal invariant
+        task_id = h._id
+        if old is _RUNNING:
+            del self.running_since[task_id]
+        elif old is _RESTARTING:
+            del self.restarting[task_id]
+        # Its slot, if it held one (a task ended before it ran held one if it
+        # was scheduled), is its runner's to free or hand on.
+        self.active.pop(task_id, None)
+        h._status = status
+        if self.ledger.emitting:
+            self.ledger.emit(
+                TaskEvent(
+                    task_id, h._name, old, status, now, h._attempts, exception, decision
+                )
+            )
         h._fn = None
         h._args = ()
         h._scope = None
@@ -362,21 +388,39 @@ class TaskTable:
         if self.idle is not None:
             self.check_idle()
 
-    def complete_plain(self, h: TaskHandle[Any], value: object, now: float) -> bool:
-        """``end`` (and the release of its slot) for a plain task whose only
+    def start_plain(self, h: TaskHandle[Any], now: float) -> None:
+        """``transition(h, RUNNING)`` for a plain task's only attempt, inlined for
+        the hot path (``_attempt.run_plain``); its PENDING -> RUNNING is legal.
+        test_the_plain_path_agrees_with_the_general_one checks both ways agree."""
+        h._started_at = now
+        h._attempts = 1
+        self.running_since[h._id] = now
+        h._status = _RUNNING
+        if self.ledger.emitting:
+            self.ledger.emit(TaskEvent(h._id, h._name, _PENDING, _RUNNING, now, 1))
+
+    def complete_plain(
+        self, h: TaskHandle[Any], value: object, now: float, runners: Any
+    ) -> TaskHandle[Any] | None:
+        """``end`` and the runtime's ``release_slot`` for a plain task whose only
         attempt completed, inlined for the hot path (``_attempt.run_plain``).
-        True: a task waits for the slot, which the caller hands on; else the
-        slot is free. test_the_plain_completion_agrees_with_the_general_end
-        checks that both ways record the same."""
+
+        Returns the task that now holds the slot (the caller starts it), or None:
+        the slot is free. ``runners`` is the runners' cancel status, read after
+        the end (an ``on_event`` hook may cancel them): once they are cancelled
+        the slot is freed rather than handed on, as ``release_slot`` does. (Its
+        other condition, not STOPPING, holds whenever a task waits: the queues
+        are emptied as the phase becomes STOPPING.)
+        test_the_plain_path_agrees_with_the_general_one checks both ways agree.
+        """
         task_id = h._id
         del self.active[task_id]
         del self.running_since[task_id]
         h._result = value
         h._completed_at = now
         h._status = _COMPLETED
-        ledger = self.ledger
-        if ledger.emitting:
-            ledger.emit(TaskEvent(task_id, h._name, _RUNNING, _COMPLETED, now, 1))
+        if self.ledger.emitting:
+            self.ledger.emit(TaskEvent(task_id, h._name, _RUNNING, _COMPLETED, now, 1))
         h._scope = None
         self.n_live -= 1
         self.completed += 1
@@ -388,10 +432,24 @@ class TaskTable:
             self.n_live == self.n_permanent_live or self.max_concurrent is not None
         ):
             self.check_idle()
-        if self.queue or self.restart_queue:
-            return True
+        queue = self.queue
+        if (queue or self.restart_queue) and not runners.effectively_cancelled:
+            if self.restart_queue:
+                nxt = self.next_waiting()
+                if nxt is not None:
+                    return nxt
+            # (next_waiting's PENDING half, inlined.)
+            while queue:
+                nxt = queue.popleft()
+                if nxt._queued:
+                    nxt._queued = False
+                    self.n_queued -= 1
+                    while queue and not queue[0]._queued:
+                        queue.popleft()
+                    self.active[nxt._id] = nxt
+                    return nxt
         self.n_slots -= 1
-        return False
+        return None
 
     def first_start(self, h: TaskHandle[Any], extra: Extra) -> None:
         """``h`` runs for the first time: it takes its place in start order."""
@@ -473,6 +531,10 @@ class TaskTable:
         live.update((h._id, h) for h in self.restarting.values())
         live.update((h._id, h) for h in self.queue if h._queued)
         return [live[i] for i in sorted(live)]
+
+
+def _illegal(h: TaskHandle[Any], old: TaskStatus, new: TaskStatus) -> AssertionError:
+    return AssertionError(f"illegal transition {old.name} -> {new.name} of {h!r}")
 
 
 def _drop_dead_front(queue: deque[TaskHandle[Any]]) -> None:

@@ -1,7 +1,8 @@
 """The composed core: what its parts promise each other.
 
-The plain tasks' completion is inlined for the hot path (``TaskTable.complete_plain``);
-it must record exactly what the general end does. ``health()`` only reads. The
+A plain task's attempt takes a route of its own, for the hot path
+(``_attempt.run_plain`` with the table's ``start_plain`` and ``complete_plain``); it
+must record exactly what the general route (``run_attempt``) does. ``health()`` only reads. The
 status indexes move with the status, whatever path a task takes.
 """
 
@@ -19,23 +20,18 @@ from supervisor import (
     Strategy,
     TaskEvent,
     TaskStatus,
+    _attempt,
     open_supervisor,
 )
-from supervisor._table import TaskTable
 
 from .helpers import sleep_then, sleep_then_raise
 
 pytestmark = pytest.mark.trio
 
 
-def _complete_generally(self: TaskTable, h: Any, value: object, now: float) -> bool:
-    """``complete_plain`` the long way: the end every other path takes."""
-    h._result = value
-    self.end(h, TaskStatus.COMPLETED, now)
-    if self.queue or self.restart_queue:
-        return True
-    self.free_slot()
-    return False
+async def _the_general_route(core: Any, h: Any) -> None:
+    """``run_plain`` the long way: the route every other attempt takes."""
+    await _attempt.run_attempt(core, h)
 
 
 def _event(e: TaskEvent, t0: float) -> tuple[Any, ...]:
@@ -73,11 +69,11 @@ async def _plain_burst() -> tuple[list[tuple[Any, ...]], ...]:
     return sorted((_event(e, t0) for e in events), key=repr), records, summaries
 
 
-async def test_the_plain_completion_agrees_with_the_general_end(
+async def test_the_plain_path_agrees_with_the_general_one(
     autojump_clock: trio.testing.MockClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     inlined = await _plain_burst()
-    monkeypatch.setattr(TaskTable, "complete_plain", _complete_generally)
+    monkeypatch.setattr(_attempt, "run_plain", _the_general_route)
     general = await _plain_burst()
     assert inlined == general
     assert inlined[2] == [(3, 0, 5, 3, 5, 3, 0), (10, 1, 0, 0, 0, 11, 1)]
@@ -152,3 +148,41 @@ async def _ready_then_crash(*, task_status: Any) -> None:
     task_status.started()
     await trio.sleep(1)
     raise ValueError("crash")
+
+
+class _Spawned(trio.abc.Instrument):
+    """The names of the trio tasks spawned while it is attached."""
+
+    def __init__(self) -> None:
+        self.names: list[str] = []
+
+    def task_spawned(self, task: trio.lowlevel.Task) -> None:
+        self.names.append(task.name)
+
+
+async def _cancel_then_return(scope: trio.CancelScope) -> str:
+    scope.cancel()  # no checkpoint follows: the attempt completes
+    return "done"
+
+
+@pytest.mark.task_runners
+async def test_a_slot_is_freed_not_handed_on_once_the_runners_are_cancelled(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A plain task that completes after a scope around the block was cancelled
+    frees its slot: no runner starts for the task waiting for it, which could
+    only end CANCELLED at its first step."""
+    spawned = _Spawned()
+    trio.lowlevel.add_instrument(spawned)
+    try:
+        with trio.CancelScope() as outer:
+            async with open_supervisor(max_concurrent=1) as sup:
+                first = sup.submit_nowait(_cancel_then_return, outer, name="first")
+                queued = sup.submit_nowait(trio.sleep, 0, name="queued")
+                await trio.sleep(1)
+    finally:
+        trio.lowlevel.remove_instrument(spawned)
+    assert first.status is TaskStatus.COMPLETED
+    assert queued.status is TaskStatus.CANCELLED
+    assert "first" in spawned.names
+    assert "queued" not in spawned.names
