@@ -181,10 +181,16 @@ def test_role_changes_follow_the_table() -> None:
                 legal = old is Role.GROUP_STOP  # held only once the group stopped it
             elif new is Role.RESTART_PENDING:
                 legal = old is Role.NONE  # its own failure leads a group restart
+            elif new is Role.GROUP_STOP and old in {
+                Role.TERMINATING,
+                Role.SHUTTING_DOWN,
+            }:
+                legal = False  # a stop for good is never turned into a group stop
             else:
                 legal = new in stops or new is Role.NONE
             assert old.may_become(new) is legal, (old, new)
         assert old.held is (old in held)
+        assert old.for_good is (old in {Role.TERMINATING, Role.SHUTTING_DOWN})
 
 
 def test_set_role_refuses_an_illegal_change() -> None:

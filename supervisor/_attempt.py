@@ -191,11 +191,9 @@ async def run_plain(core: Runtime, h: TaskHandle[Any]) -> None:
     """``run_attempt`` for a plain one-shot task on trio: the same lifecycle,
     without what such a task never needs (restarts, roles, contexts to drive).
     Anything else, or a task that must not start, goes the whole way."""
-    ledger = core.ledger
     if (
         h._extra is not None
-        or ledger.attempt_tracing is not None
-        or ledger.recorder is not None
+        or core.ledger.observed  # metrics or tracing: they see every attempt
         or h._status is not _PENDING
         or core.phase is _STOPPING
         or (status := core.runners_cancel_status) is None

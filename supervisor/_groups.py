@@ -97,8 +97,12 @@ async def restart_group(core: GroupHost, h: TaskHandle[Any], delay: float) -> No
             if h._status.is_terminal:
                 _end_held_after(core, h)
             return
-        # Kept (terminated) children restart with the group, as in OTP.
-        members = sorted([*started.values(), *core.records.kept()], key=start_key)
+        # Kept (terminated) children restart with the group, as in OTP, and so
+        # do those being terminated now (OTP handles that terminate first); not
+        # those terminated while it runs (OTP would stop them after it).
+        kept = core.records.kept()
+        members = sorted([*started.values(), *kept], key=start_key)
+        kept += [m for m in started.values() if _being_terminated(m)]
         group = group_of(core.strategy, members, h)
         for sibling in stop_order(group, h):
             if sibling._status is _RUNNING:
@@ -113,7 +117,7 @@ async def restart_group(core: GroupHost, h: TaskHandle[Any], delay: float) -> No
             return
         for child in group:
             if child._status.is_terminal:
-                if not _is_kept(core, child):
+                if child not in kept or not _is_kept(core, child):
                     continue  # stopped for good, ended or deleted meanwhile
                 respawned = respawn_kept(core, child)  # a new task
                 if respawned is None:
@@ -180,6 +184,12 @@ def _end_held(core: GroupHost, among: list[TaskHandle[Any]]) -> None:
         if extra.role is _GROUP_HELD and s._status is TaskStatus.RESTARTING:
             extra.set_role(Role.TERMINATING)  # kept, as after terminate_child
             core.end(s, _CANCELLED, now)
+
+
+def _being_terminated(h: TaskHandle[Any]) -> bool:
+    extra = h._extra
+    assert extra is not None  # every task of a strategy supervisor has one
+    return extra.role is Role.TERMINATING
 
 
 def _is_kept(core: GroupHost, h: TaskHandle[Any]) -> bool:

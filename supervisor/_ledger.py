@@ -41,6 +41,7 @@ class Ledger:
         "last_failure",
         "log_failures",
         "name",
+        "observed",
         "on_event",
         "recorder",
         "subscribers",
@@ -70,14 +71,18 @@ class Ledger:
         self.recorder: Recorder | None = None
         #: supervisor.tracing: begins and ends a span around each attempt.
         self.attempt_tracing: AttemptTracing | None = None
+        #: Whether either of the two above is attached: the hot path's one read.
+        self.observed = False
 
     # -- observers attach here -------------------------------------------------
 
     def attach_metrics(self, recorder: Recorder) -> None:
         self.recorder = recorder
+        self.observed = True
 
     def attach_tracing(self, tracing: AttemptTracing | None) -> None:
         self.attempt_tracing = tracing
+        self.observed = self.recorder is not None or tracing is not None
 
     # -- events ------------------------------------------------------------------
 

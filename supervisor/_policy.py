@@ -56,23 +56,31 @@ class Role(enum.Enum):
         """A RESTARTING task that a group restart holds: it has no runner."""
         return self is Role.GROUP_HELD or self is Role.RESTART_PENDING
 
+    @property
+    def for_good(self) -> bool:
+        """A stop after which no restart follows is under way."""
+        return self in _FOR_GOOD
+
     def may_become(self, new: Role) -> bool:
         return new in _ROLE_NEXT[self]
 
 
-_STOPS = frozenset({Role.GROUP_STOP, Role.TERMINATING, Role.SHUTTING_DOWN})
-#: Every legal change of role. A stop on purpose (GROUP_STOP, TERMINATING,
-#: SHUTTING_DOWN) may be asked of a running task whatever stop is under way
-#: (the latest says what follows); a group restart holds only a task it stopped
-#: (GROUP_HELD) or whose own failure leads it (RESTART_PENDING); a held task
-#: is released (NONE) or ends kept (TERMINATING).
+_FOR_GOOD = frozenset({Role.TERMINATING, Role.SHUTTING_DOWN})
+_STOPS = _FOR_GOOD | {Role.GROUP_STOP}
+#: Every legal change of role. A stop on purpose may be asked of a running task
+#: whatever stop is under way (the latest says what follows), except that a stop
+#: for good (TERMINATING, SHUTTING_DOWN) is never turned into a group stop: the
+#: task ends, and a group restart that meets it waits for that end (as OTP, which
+#: handles a terminate_child before the next exit it hears of). A group restart
+#: holds only a task it stopped (GROUP_HELD) or whose own failure leads it
+#: (RESTART_PENDING); a held task is released (NONE) or ends kept (TERMINATING).
 _ROLE_NEXT: dict[Role, frozenset[Role]] = {
     Role.NONE: _STOPS | {Role.NONE, Role.RESTART_PENDING},
     Role.GROUP_STOP: _STOPS | {Role.GROUP_HELD, Role.NONE},
     Role.GROUP_HELD: frozenset({Role.NONE, Role.TERMINATING}),
     Role.RESTART_PENDING: frozenset({Role.NONE, Role.TERMINATING}),
-    Role.TERMINATING: _STOPS | {Role.NONE},
-    Role.SHUTTING_DOWN: _STOPS | {Role.NONE},
+    Role.TERMINATING: _FOR_GOOD | {Role.NONE},
+    Role.SHUTTING_DOWN: _FOR_GOOD | {Role.NONE},
 }
 
 

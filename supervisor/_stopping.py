@@ -44,7 +44,10 @@ async def stop_attempt(core: Stopper, h: TaskHandle[Any], role: Role) -> None:
     cancelled meanwhile, ``h`` is cancelled at once and the cancel propagates.
     """
     extra = extra_of(h)
-    extra.set_role(role)
+    if role is not Role.GROUP_STOP or not extra.role.for_good:
+        extra.set_role(role)
+    # (Else a stop for good is under way, and decides what follows: a group
+    # restart waits for its end.)
     extra.request_stop()
     if h._status is not _RUNNING:
         return  # a stop hook (a nested supervisor) ended it already

@@ -164,17 +164,31 @@ class Supervisor(metaclass=NoPublicConstructor):
 
         A checkpoint. If cancelled, nothing was submitted.
         """
-        self._check(
-            fn,
-            timeout,
-            name,
-            "submit",
-            restart,
-            max_attempts,
-            backoff,
-            shutdown,
-            significant,
+        # The hot path, as in submit_nowait: a plain async function with every
+        # option left alone has nothing to check.
+        plain = (
+            type(fn) is FunctionType
+            and fn.__code__.co_flags & CO_COROUTINE
+            and name is None
+            and timeout is None
+            and restart is _TEMPORARY
+            and max_attempts is None
+            and backoff is None
+            and shutdown is NO_WAIT
+            and significant is False
         )
+        if not plain:
+            self._check(
+                fn,
+                timeout,
+                name,
+                "submit",
+                restart,
+                max_attempts,
+                backoff,
+                shutdown,
+                significant,
+            )
         return await self._submit(
             fn,
             args,
@@ -185,6 +199,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             backoff,
             shutdown,
             significant,
+            bool(plain),
         )
 
     def _check(
@@ -223,21 +238,14 @@ class Supervisor(metaclass=NoPublicConstructor):
         backoff: Backoff | None,
         shutdown: float | None,
         significant: bool,
+        plain: bool,
     ) -> TaskHandle[T]:
-        """submit() once its arguments were checked."""
+        """submit() once its arguments were checked; ``plain``: a plain async
+        function with every option left alone."""
         core = self._core
         await core.wait_for_room()
-        if (
-            type(fn) is FunctionType
-            and name is None
-            and timeout is None
-            and restart is _TEMPORARY
-            and max_attempts is None
-            and backoff is None
-            and shutdown is NO_WAIT
-            and significant is False
-        ):
-            accepted = core.accept_plain(fn, args)  # every option left alone
+        if plain:
+            accepted = core.accept_plain(fn, args)
             assert accepted is not None  # there was room, and no schedule point since
             h = accepted
         else:
@@ -379,6 +387,7 @@ class Supervisor(metaclass=NoPublicConstructor):
             backoff,
             shutdown,
             significant,
+            False,  # (not the hot path: the general route)
         )
         try:
             result: TaskHandle[T] = core.backend.run_from_thread(call, core.token)

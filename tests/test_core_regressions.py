@@ -338,6 +338,59 @@ async def test_bug7b_a_task_cancelled_as_its_body_raises_is_not_restarted(
         assert sup.health().restarts_in_period == 0
 
 
+@pytest.mark.anyio
+async def test_a_child_being_terminated_when_its_group_restarts_ends_terminated() -> (
+    None
+):
+    """Found by the children machine: ``terminate_child("a")`` waits out a's
+    shutdown when b's crash restarts the group. The terminate decides: ``a``
+    ends CANCELLED (kept), then restarts with the group as a new task, as a kept
+    child does (OTP handles the terminate before the exit that follows it)."""
+    ended: list[tuple[TaskStatus, int, float | None]] = []
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        a = await sup.start_child(
+            serve, name="a", restart=Restart.TRANSIENT, shutdown=2
+        )
+        b = await sup.start_child(crashes_once_at(1), name="b")
+
+        async def terminate_at_half() -> None:
+            await sleep_until(0.5)
+            await sup.terminate_child("a")
+            ended.append((a.status, a.attempts, a.completed_at))
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(terminate_at_half)
+        assert ended == [(S.CANCELLED, 1, 2.5)]
+        await sleep_until(3)
+        children = {i.id: i.handle for i in sup.which_children()}
+        assert children["a"] is not a  # a new task from the kept spec
+        assert (children["a"].status, children["a"].attempts) == (S.RUNNING, 1)
+        assert (b.status, b.attempts) == (S.RUNNING, 2)
+        sup.cancel()
+
+
+@pytest.mark.anyio
+async def test_a_child_terminated_while_its_group_stops_it_stays_terminated() -> None:
+    """The other order: a group restart is stopping ``a`` when
+    ``terminate_child("a")`` comes. ``a`` ends CANCELLED, kept, and this group
+    restart does not start it again (OTP would handle the terminate after the
+    restart, and stop it again)."""
+    async with open_supervisor(strategy=Strategy.ONE_FOR_ALL) as sup:
+        a = await sup.start_child(
+            serve, name="a", restart=Restart.TRANSIENT, shutdown=2
+        )
+        b = await sup.start_child(crashes_once_at(1), name="b")
+        await sleep_until(1.5)
+        assert a.stop_requested  # the group restart waits for it
+        await sup.terminate_child("a")
+        assert (a.status, a.attempts, a.completed_at) == (S.CANCELLED, 1, 3)
+        await sleep_until(4)
+        children = {i.id: i.handle for i in sup.which_children()}
+        assert children["a"] is a  # kept, not started again
+        assert (b.status, b.attempts) == (S.RUNNING, 2)
+        sup.cancel()
+
+
 @pytest.mark.trio
 async def test_a_sibling_that_returns_when_its_group_stops_it_keeps_its_value(
     autojump_clock: trio.testing.MockClock,
