@@ -15,12 +15,14 @@ import trio
 import trio.testing
 
 from supervisor import (
+    AutoShutdown,
     Backoff,
     Restart,
     Strategy,
     TaskEvent,
     TaskStatus,
     _attempt,
+    current_handle,
     open_supervisor,
 )
 
@@ -186,3 +188,155 @@ async def test_a_slot_is_freed_not_handed_on_once_the_runners_are_cancelled(
     assert queued.status is TaskStatus.CANCELLED
     assert "first" in spawned.names
     assert "queued" not in spawned.names
+
+
+async def _record_task_name(names: list[str]) -> None:
+    names.append(trio.lowlevel.current_task().name)
+
+
+@pytest.mark.task_runners
+async def test_each_attempt_runs_in_a_trio_task_named_after_it(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """With task runners each attempt's trio task bears the task's name (what
+    trio's task tree and instruments show), whichever route started it: a plain
+    task at once, a named one, and a plain one that waited for its slot."""
+    names: list[str] = []
+    async with open_supervisor(max_concurrent=1) as sup:
+        sup.submit_nowait(_record_task_name, names)
+        sup.submit_nowait(_record_task_name, names, name="named")
+        sup.submit_nowait(_record_task_name, names)
+    assert names == ["_record_task_name", "named", "_record_task_name"]
+
+
+async def test_a_plain_task_of_a_strategy_supervisor_is_not_significant(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A plain task submitted to a strategy supervisor with an auto shutdown ends
+    by itself without shutting it down: only ``significant=True`` does."""
+    reached = []
+    async with open_supervisor(
+        strategy=Strategy.ONE_FOR_ALL, auto_shutdown=AutoShutdown.ANY_SIGNIFICANT
+    ) as sup:
+        await sup.start_child(
+            _ready_then_sleep, significant=True, restart=Restart.TRANSIENT
+        )
+        h = sup.submit_nowait(sleep_then, 1, "done")
+        await trio.sleep(2)
+        reached.append(h.status)  # not reached if the block's body was cancelled
+        sup.cancel()
+    assert reached == [TaskStatus.COMPLETED]
+
+
+async def _hold_until_cancelled(cleaned: list[float]) -> None:
+    try:
+        await trio.sleep_forever()
+    finally:
+        cleaned.append(trio.current_time())
+
+
+async def test_a_task_handed_a_slot_is_no_longer_waiting(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A task that waited for a slot and got it from a runner that finished is
+    running, not waiting, whether it waited to start (PENDING) or to restart
+    (RESTARTING): cancelling it cancels its attempt, whose cleanup runs, and
+    the counts stay right."""
+    cleaned: list[float] = []
+    async with open_supervisor(max_concurrent=1) as sup:
+        # t=1: ``first`` fails and hands its slot to ``second``.
+        sup.submit_nowait(sleep_then_raise, 1, ValueError("first"))
+        second = sup.submit_nowait(_hold_until_cancelled, cleaned, name="second")
+        await trio.sleep(1.5)
+        assert second.status is TaskStatus.RUNNING
+        second.cancel()
+        await trio.sleep(0.5)
+        assert (second.status, cleaned) == (TaskStatus.CANCELLED, [1.5])
+        # A restart that waited for the slot: ``again`` runs from t=2, fails at
+        # t=3 and wants its slot back at t=4, while ``busy`` holds it from t=3.5
+        # to t=5.5.
+        again = sup.submit_nowait(
+            _fail_once_then_hold,
+            cleaned,
+            restart=Restart.TRANSIENT,
+            backoff=Backoff(initial=1, jitter=0),
+        )
+        await trio.sleep(1.5)
+        sup.submit_nowait(sleep_then, 2, "busy")
+        await trio.sleep(2.5)  # t=6
+        assert (again.status, again.attempts) == (TaskStatus.RUNNING, 2)
+        again.cancel()
+        await trio.sleep(0.5)
+        assert (again.status, cleaned) == (TaskStatus.CANCELLED, [1.5, 6])
+        report = sup.health()
+        assert (report.running, report.waiting, report.restarting) == (0, 0, 0)
+
+
+async def _fail_once_then_hold(cleaned: list[float]) -> None:
+    h = current_handle()
+    assert h is not None
+    if h.attempts == 1:
+        await trio.sleep(1)
+        raise ValueError("once")
+    await _hold_until_cancelled(cleaned)
+
+
+async def test_a_plain_task_s_events_bear_its_name(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    events: list[TaskEvent] = []
+    async with open_supervisor(max_concurrent=1, on_event=events.append) as sup:
+        sup.submit_nowait(sleep_then, 1, "a")
+        sup.submit_nowait(sleep_then, 1, "b")  # waits for the slot
+    assert [(e.task_id, e.name, e.new) for e in events] == [
+        (1, "sleep_then", TaskStatus.PENDING),
+        (2, "sleep_then", TaskStatus.PENDING),
+        (1, "sleep_then", TaskStatus.RUNNING),
+        (1, "sleep_then", TaskStatus.COMPLETED),
+        (2, "sleep_then", TaskStatus.RUNNING),
+        (2, "sleep_then", TaskStatus.COMPLETED),
+    ]
+
+
+async def test_cancelled_waiting_tasks_leave_a_bounded_queue(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Cancelled waiting tasks leave dead entries behind (skipped later); once
+    they outnumber the live ones by more than the slack, the queue is compacted
+    to its live entries, so cancels never make it grow without bound."""
+    async with open_supervisor(max_concurrent=1) as sup:
+        sup.submit_nowait(trio.sleep_forever)
+        waiting = [sup.submit_nowait(trio.sleep_forever) for _ in range(100)]
+        table = sup._core.table
+        lengths = []
+        for h in reversed(waiting[18:]):  # newest first: no dead front entries
+            h.cancel()
+            lengths.append((table.n_queued, len(table.queue)))
+        # 100 entries stay until they exceed 2 * live + 64: at 17 live ones.
+        assert lengths[81] == (18, 100)
+        waiting[17].cancel()
+        assert (table.n_queued, len(table.queue)) == (17, 17)
+        assert all(q._queued for q in table.queue)
+        assert sup.health().waiting == 17
+        sup.cancel()
+
+
+async def test_a_cancelled_waiting_task_makes_room_for_a_blocked_submitter(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    async with open_supervisor(max_concurrent=1, max_pending=1) as sup:
+        sup.submit_nowait(trio.sleep_forever)
+        queued = sup.submit_nowait(trio.sleep_forever)
+        admitted: list[float] = []
+
+        async def submit_when_room() -> None:
+            await sup.submit(trio.sleep_forever)
+            admitted.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(submit_when_room)
+            await trio.sleep(1)
+            assert admitted == []  # blocked: the queue is full
+            queued.cancel()
+        assert admitted == [1]
+        sup.cancel()
