@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 import signal
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
@@ -175,6 +176,12 @@ case(
     lambda sup: sup.start_child(child, start_timeout=0),
     ValueError,
     "start_timeout",
+)
+case(
+    "submit(significant=True) under auto_shutdown=NEVER",
+    lambda sup: sup.submit(job, significant=True),
+    ValueError,
+    "significant",
 )
 case(
     "submit(restart=PERMANENT, significant=True)",
@@ -400,7 +407,8 @@ async def test_bad_input_is_refused_with_a_message_naming_it(
             elif hasattr(result, "__aenter__"):
                 async with result:
                     pass  # pragma: no cover - refused on entry
-        assert argument in str(raised.value)
+        # The argument by its own name (a word of the message, not part of one).
+        assert re.search(rf"(?<!\w){re.escape(argument)}(?!\w)", str(raised.value))
         assert not sup.closed  # a refused call breaks nothing
         assert sup.health().submitted == 0
 

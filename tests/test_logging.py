@@ -215,6 +215,13 @@ async def test_giving_up_is_logged_at_error(
         "supervisor 's': task 'loop' (id 1) exceeded the restart intensity: more than "
         "1 restarts in 10 seconds (last: ValueError: again)"
     )
+    record = next(r for r in caplog.records if r.levelno == logging.ERROR)
+    assert (record.supervisor, record.task_id, record.task_name, record.attempt) == (  # type: ignore[attr-defined]
+        "s",
+        1,
+        "loop",
+        2,
+    )
 
 
 async def test_a_shutdown_that_waits_says_so_every_10_seconds(
