@@ -118,6 +118,22 @@ async def test_counts_gauges_and_histograms_of_one_supervisor(
     assert value(samples, w + "_bucket", supervisor=s, le="0.005") == 2
 
 
+async def test_the_queue_wait_is_the_time_from_submission_to_the_first_start(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Counted from each task's own submission, once, at its first attempt."""
+    registry = CollectorRegistry()
+    async with open_supervisor("api", max_concurrent=1) as sup:
+        instrument(sup, registry)
+        await trio.sleep(1)
+        sup.submit_nowait(work, 1)  # submitted at 1, starts at 1
+        sup.submit_nowait(work, 1)  # submitted at 1, starts at 2
+    samples = scrape(registry)
+    w = "trio_supervisor_task_queue_wait_seconds"
+    assert value(samples, w + "_count", supervisor="api") == 2
+    assert value(samples, w + "_sum", supervisor="api") == 1
+
+
 async def test_nested_supervisors_are_instrumented_with_their_parent(
     autojump_clock: trio.testing.MockClock,
 ) -> None:

@@ -5,6 +5,7 @@ missing handler cannot pass unnoticed); real clock, bounded."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import threading
@@ -41,7 +42,12 @@ async def test_the_first_signal_drains_and_cancels_the_body() -> None:
     assert permanent.status is TaskStatus.CANCELLED
 
 
-async def test_a_second_signal_cancels_everything_at_once() -> None:
+async def test_a_second_signal_cancels_everything_at_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each signal is logged, saying what it does."""
+    caplog.set_level(logging.WARNING, logger="supervisor")
+
     async def stubborn() -> None:
         await anyio.sleep(60)
 
@@ -55,6 +61,14 @@ async def test_a_second_signal_cancels_everything_at_once() -> None:
                 os.kill(os.getpid(), signal.SIGUSR1)
                 await h.wait()
     assert h.status is TaskStatus.CANCELLED
+    assert [
+        (r.getMessage(), r.supervisor)  # type: ignore[attr-defined]
+        for r in caplog.records
+        if r.name == "supervisor"
+    ] == [
+        ("supervisor 's': SIGUSR1: shutting down gracefully", "s"),
+        ("supervisor 's': SIGUSR1: again: stopping everything now", "s"),
+    ]
 
 
 async def test_signals_are_no_longer_handled_after_the_block() -> None:
