@@ -26,8 +26,9 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.anyio
 
 
+@pytest.mark.parametrize("runners", ["task", "pooled"])
 async def test_a_span_per_attempt_with_its_outcome(
-    traced: tuple[TracerProvider, InMemorySpanExporter],
+    traced: tuple[TracerProvider, InMemorySpanExporter], runners: str
 ) -> None:
     provider, exporter = traced
     runs = 0
@@ -39,7 +40,7 @@ async def test_a_span_per_attempt_with_its_outcome(
             raise ValueError("first time")
         return "ok"
 
-    async with open_supervisor("api") as sup:
+    async with open_supervisor("api", max_concurrent=2, runners=runners) as sup:  # type: ignore[arg-type]
         instrument(sup, provider)
         h = sup.submit_nowait(flaky, name="flaky", restart=Restart.TRANSIENT)
         assert await h.result() == "ok"
