@@ -101,3 +101,22 @@ def test_functions_called_at_import_are_found() -> None:
     )
     # helper() runs only when later() is called: mutmut can switch it then.
     assert tool.import_time_functions(code) == {"check", "deco"}
+
+
+def test_mutmut_verdicts_are_read_from_subpackages_too(tmp_path: Path) -> None:
+    """supervisor.redis._outcome's verdicts live in mutants/supervisor/redis/."""
+    import json
+
+    from tools.mutation import runners
+
+    for rel, key in [
+        ("_status.py.meta", "supervisor._status.x_f__mutmut_1"),
+        ("redis/_outcome.py.meta", "supervisor.redis._outcome.x_g__mutmut_1"),
+    ]:
+        meta = tmp_path / "mutants" / "supervisor" / rel
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        meta.write_text(json.dumps({"exit_code_by_key": {key: 1}}))
+    assert runners._mutmut_results(tmp_path) == {
+        "supervisor._status.x_f__mutmut_1": 1,
+        "supervisor.redis._outcome.x_g__mutmut_1": 1,
+    }

@@ -39,8 +39,8 @@ RESULTS = ROOT / ".mutation-results.json"
 
 def _source_hash() -> str:
     digest = hashlib.sha256()
-    for path in sorted((ROOT / PACKAGE).glob("*.py")):
-        digest.update(path.name.encode())
+    for path in sorted((ROOT / PACKAGE).rglob("*.py")):  # subpackages too
+        digest.update(str(path.relative_to(ROOT)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
 
@@ -67,6 +67,12 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="run again only the unexplained survivors of the last run (after new "
         "tests; supervisor/ must be unchanged) and merge the verdicts",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="go on with an interrupted run: keep mutants/ and the verdicts mutmut "
+        "saved there, run only the mutants without one",
     )
     return parser
 
@@ -122,12 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"rerunning {len(to_run)} unexplained survivors of the last run")
 
-    shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale verdicts
-    (ROOT / "mutants").mkdir()
+    if args.resume and args.rerun:
+        parser.error("--resume and --rerun: choose one")
+    if not args.resume:
+        shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale verdicts
+    (ROOT / "mutants").mkdir(exist_ok=True)
     run_mutmut(
         [m for m in to_run if m.kind == "mutmut"],
         args.jobs,
         ROOT / "mutants" / "mutmut.log",
+        resume=args.resume,
     )
     run_source([m for m in to_run if m.kind == "source"], args.jobs)
     this_run = time.monotonic() - started

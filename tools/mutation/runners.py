@@ -46,9 +46,11 @@ def _env() -> dict[str, str]:
     return env
 
 
-def _mutmut_results() -> dict[str, int | None]:
+def _mutmut_results(root: Path = ROOT) -> dict[str, int | None]:
+    """mutmut's exit code of each mutant it knows of (None: not run yet), from
+    the meta files of every module, subpackages' included."""
     results: dict[str, int | None] = {}
-    for meta in (ROOT / "mutants" / PACKAGE).glob("*.py.meta"):
+    for meta in (root / "mutants" / PACKAGE).rglob("*.py.meta"):
         with contextlib.suppress(json.JSONDecodeError, OSError):
             results.update(json.loads(meta.read_text())["exit_code_by_key"])
     return results
@@ -62,10 +64,23 @@ def _report_progress(
     print(f"[{label}] {done}/{total} in {elapsed:.0f} s ({shown})", flush=True)
 
 
-def run_mutmut(mutants: list[Mutant], jobs: int, log: Path) -> None:
-    """``mutmut run`` on exactly these mutants; fills in their status."""
+def run_mutmut(
+    mutants: list[Mutant], jobs: int, log: Path, *, resume: bool = False
+) -> None:
+    """``mutmut run`` on exactly these mutants; fills in their status.
+
+    ``resume``: take the verdicts an interrupted run left in ``mutants/`` and run
+    only the mutants without one.
+    """
     from mutmut.stats import status_by_exit_code
 
+    if resume:
+        earlier = _mutmut_results()
+        done = [m for m in mutants if earlier.get(m.id) is not None]
+        for m in done:
+            m.status = _status(status_by_exit_code[earlier[m.id]])
+        print(f"[mutmut] {len(done)} verdicts of an earlier run kept", flush=True)
+        mutants = [m for m in mutants if earlier.get(m.id) is None]
     if not mutants:
         return
     names = [m.id for m in mutants]
