@@ -247,6 +247,22 @@ async def test_a_shutdown_that_waits_says_so_every_10_seconds(
     assert trio.current_time() == 27
 
 
+async def test_a_shutdown_report_counts_a_task_s_age_from_its_start_or_submission(
+    autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A running task's age counts from its start, a waiting one's from its
+    submission."""
+    caplog.set_level(logging.WARNING, logger="supervisor")
+    async with open_supervisor("s", max_concurrent=1) as sup:
+        sup.submit_nowait(trio.sleep, 1, name="short")
+        sup.submit_nowait(trio.sleep, 15, name="long")  # runs from 1 to 16
+        sup.submit_nowait(trio.sleep, 1, name="later")  # waits until 16
+    assert _lines(caplog, logging.WARNING)[0] == (
+        "supervisor 's': shutdown waits for 2 tasks; oldest: 'later' (id 3, PENDING "
+        "10.0 s), 'long' (id 2, RUNNING 9.0 s)"
+    )
+
+
 async def test_a_shutdown_that_waits_for_a_permanent_task_says_so_too(
     autojump_clock: trio.testing.MockClock, caplog: pytest.LogCaptureFixture
 ) -> None:
