@@ -45,6 +45,15 @@ def _source_hash() -> str:
     return digest.hexdigest()
 
 
+def _module_hashes() -> dict[str, str]:
+    """Each target module's source, hashed on its own: --update may keep the
+    verdicts of a module whose source did not change."""
+    return {
+        module: hashlib.sha256((ROOT / source_path(module)).read_bytes()).hexdigest()
+        for module in TARGETS
+    }
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m tools.mutation",
@@ -69,6 +78,12 @@ def _parser() -> argparse.ArgumentParser:
         "tests; supervisor/ must be unchanged) and merge the verdicts",
     )
     parser.add_argument(
+        "--update",
+        action="store_true",
+        help="run every mutant of --modules again and keep the last run's verdicts "
+        "of the other modules, whose sources must be unchanged since that run",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="go on with an interrupted run: keep mutants/ and the verdicts mutmut "
@@ -90,6 +105,26 @@ def main(argv: list[str] | None = None) -> int:
                 "--rerun: supervisor/ changed since the last run; run all again"
             )
         args.modules, args.sample, args.seed, args.kind = previous["args"]  # type: ignore[misc]  # as stored below
+    kept: dict[str, str] = {}  # --update: verdicts of the modules not run again
+    kept_modules: list[str] = []
+    if args.update:
+        if not args.modules:
+            parser.error("--update needs --modules: the modules to run again")
+        if not RESULTS.exists():
+            parser.error(f"--update: no results of an earlier run in {RESULTS}")
+        last = json.loads(RESULTS.read_text())
+        hashes = _module_hashes()
+        fresh = set(args.modules.split(","))
+        last_hashes: dict[str, str] = last.get("modules", {})
+        for module, digest in last_hashes.items():
+            if module in fresh or module not in TARGETS:
+                continue
+            if hashes[module] != digest:
+                parser.error(
+                    f"--update: {module} changed since the last run; add it to --modules"
+                )
+            kept_modules.append(module)
+        kept = last["statuses"]
     modules = args.modules.split(",") if args.modules else list(TARGETS)
     for module in modules:
         if not (ROOT / source_path(module)).is_file():
@@ -128,8 +163,8 @@ def main(argv: list[str] | None = None) -> int:
         ]
         print(f"rerunning {len(to_run)} unexplained survivors of the last run")
 
-    if args.resume and args.rerun:
-        parser.error("--resume and --rerun: choose one")
+    if sum([args.resume, args.rerun, args.update]) > 1:
+        parser.error("--resume, --rerun and --update: choose one")
     if not args.resume:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale verdicts
     (ROOT / "mutants").mkdir(exist_ok=True)
@@ -142,13 +177,24 @@ def main(argv: list[str] | None = None) -> int:
     run_source([m for m in to_run if m.kind == "source"], args.jobs)
     this_run = time.monotonic() - started
     wall = earlier_wall + this_run
+    for module in kept_modules:  # --update: the verdicts of the modules not run
+        for m in mutmut_mutants(module) + source_mutants(module):
+            m.status = kept[m.id]
+            mutants.append(m)
+    modules = kept_modules + modules
     if to_run or previous is None:  # a rerun with nothing to run only reports
         runs.append([len(to_run), this_run / 60])
     RESULTS.write_text(
         json.dumps(
             {
                 "source": _source_hash(),
-                "args": [args.modules, args.sample, args.seed, args.kind],
+                "modules": {m: h for m, h in _module_hashes().items() if m in modules},
+                "args": [
+                    ",".join(modules) if args.update else args.modules,
+                    args.sample,
+                    args.seed,
+                    args.kind,
+                ],
                 "wall": wall,
                 "runs": runs,
                 "statuses": {m.id: m.status for m in mutants},
@@ -166,6 +212,11 @@ def main(argv: list[str] | None = None) -> int:
         else f"a sample of {args.sample} per module (seed {args.seed})"
     )
     how = f"{args.jobs} jobs: {runs[0][1]:.1f} minutes of wall time"
+    if kept_modules:
+        how += (
+            f"; {', '.join(kept_modules)}: the verdicts of the run before, their "
+            f"sources unchanged since"
+        )
     if len(runs) > 1:
         again = ", then ".join(f"{n:.0f} in {m:.1f} minutes" for n, m in runs[1:])
         how += f"; the survivors run again after new tests: {again}"
