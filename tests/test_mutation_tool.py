@@ -120,3 +120,35 @@ def test_mutmut_verdicts_are_read_from_subpackages_too(tmp_path: Path) -> None:
         "supervisor._status.x_f__mutmut_1": 1,
         "supervisor.redis._outcome.x_g__mutmut_1": 1,
     }
+
+
+def test_update_needs_the_modules_to_run_again(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from tools.mutation.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--update"])
+    assert "--update needs --modules" in capsys.readouterr().err
+
+
+def test_update_refuses_to_keep_verdicts_of_a_changed_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    import tools.mutation.__main__ as cli
+
+    results = tmp_path / "results.json"
+    hashes = cli._module_hashes()
+    results.write_text(
+        json.dumps({"statuses": {}, "modules": {**hashes, "_status": "stale"}})
+    )
+    monkeypatch.setattr(cli, "RESULTS", results)
+    with pytest.raises(SystemExit):
+        cli.main(["--update", "--modules", "_intensity"])
+    assert "--update: _status changed since the last run" in capsys.readouterr().err
+    monkeypatch.setattr(cli, "RESULTS", tmp_path / "missing.json")
+    with pytest.raises(SystemExit):
+        cli.main(["--update", "--modules", "_intensity"])
+    assert "no results of an earlier run" in capsys.readouterr().err
