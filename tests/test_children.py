@@ -959,3 +959,17 @@ async def test_a_restarted_child_keeps_its_place_in_the_shutdown_order(
         (2, "a asked"),
         (3, "a done"),
     ]
+
+
+async def test_a_task_waiting_for_its_first_attempt_has_no_stop_request(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Its record exists (a name, a restart type) before any attempt starts; no
+    stop was asked of it."""
+    async with open_supervisor(max_concurrent=1) as sup:
+        sup.submit_nowait(trio.sleep_forever, name="first")
+        waiting = sup.submit_nowait(
+            trio.sleep_forever, name="second", restart=Restart.PERMANENT
+        )
+        assert (waiting.status, waiting.stop_requested) == (S.PENDING, False)
+        sup.cancel()

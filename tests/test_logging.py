@@ -116,6 +116,11 @@ async def test_always_logs_every_failure_when_it_happens(
         with pytest.raises(TaskFailed):
             await h.result()
         assert _logged(caplog) == ["supervisor 'a': task 'fails' (id 1) failed"]
+        # The record carries the attempt and the exception itself.
+        [record] = [r for r in caplog.records if r.name == "supervisor"]
+        assert record.attempt == 1  # type: ignore[attr-defined]
+        assert record.exc_info is not None
+        assert record.exc_info[1] is h.exception
 
 
 async def test_never_logs_no_failure(
