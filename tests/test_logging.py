@@ -17,6 +17,7 @@ from supervisor import (
     Restart,
     RestartIntensityExceeded,
     TaskFailed,
+    current_handle,
     open_supervisor,
 )
 
@@ -283,6 +284,33 @@ async def test_a_shutdown_that_waits_for_a_permanent_task_says_so_too(
 
     async with open_supervisor("s") as sup:
         sup.submit_nowait(slow_cleanup, name="db", restart=Restart.PERMANENT)
+        await trio.sleep(5)
+    assert _lines(caplog, logging.WARNING) == [
+        "supervisor 's': shutdown waits for 1 task; oldest: 'db' (id 1, RUNNING 15.0 s)",
+        "supervisor 's': shutdown waits for 1 task; oldest: 'db' (id 1, RUNNING 25.0 s)",
+    ]
+
+
+@pytest.mark.parametrize("shutdown", [None, 30.0], ids=["infinity", "30 s"])
+async def test_a_shutdown_that_waits_for_a_task_to_stop_on_request_says_so(
+    shutdown: float | None,
+    autojump_clock: trio.testing.MockClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A per-task shutdown that waits (for ever, or 30 s) for a task that takes
+    25 s to stop once asked: the same reports while it waits."""
+    caplog.set_level(logging.WARNING, logger="supervisor")
+
+    async def stops_slowly() -> None:
+        h = current_handle()
+        assert h is not None
+        await h.wait_stop_requested()
+        await trio.sleep(25)
+
+    async with open_supervisor("s") as sup:
+        sup.submit_nowait(
+            stops_slowly, name="db", restart=Restart.PERMANENT, shutdown=shutdown
+        )
         await trio.sleep(5)
     assert _lines(caplog, logging.WARNING) == [
         "supervisor 's': shutdown waits for 1 task; oldest: 'db' (id 1, RUNNING 15.0 s)",
