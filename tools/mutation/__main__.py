@@ -174,7 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         ROOT / "mutants" / "mutmut.log",
         resume=args.resume,
     )
-    run_source([m for m in to_run if m.kind == "source"], args.jobs)
+    run_source([m for m in to_run if m.kind == "source"], args.jobs, resume=args.resume)
     this_run = time.monotonic() - started
     wall = earlier_wall + this_run
     for module in kept_modules:  # --update: the verdicts of the modules not run

@@ -168,8 +168,17 @@ def _tree_copies(n: int) -> Iterator[list[Path]]:
         shutil.rmtree(base, ignore_errors=True)
 
 
+#: Source mutants' verdicts so far, for --resume (under mutants/, which a run
+#: without --resume clears).
+SOURCE_VERDICTS = ROOT / "mutants" / "source-verdicts.json"
+#: What the source mutants run: the suite, without tests/redis, as for mutmut's
+#: mutants (real worker processes on the real clock; redis._outcome is checked
+#: by property_tests/test_job_outcome.py).
+SELECTION = ("--ignore=tests/redis",)
+
+
 def _pytest(copy: Path, timeout: float) -> str:
-    """Run the whole suite in ``copy``; KILLED, TIMEOUT or SURVIVED."""
+    """Run the suite (SELECTION) in ``copy``; KILLED, TIMEOUT or SURVIVED."""
     env = _env()
     env["PYTHONPATH"] = str(copy)  # ahead of the editable install's path
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # never run a stale .pyc of an earlier mutant
@@ -184,6 +193,7 @@ def _pytest(copy: Path, timeout: float) -> str:
         "no:cacheprovider",
         "-o",
         "faulthandler_timeout=0",
+        *SELECTION,
     ]
     proc = subprocess.Popen(
         cmd,
@@ -206,8 +216,18 @@ def _pytest(copy: Path, timeout: float) -> str:
     return KILLED
 
 
-def run_source(mutants: list[Mutant], jobs: int) -> None:
-    """Run each source mutant against the whole suite in a private copy of the tree."""
+def run_source(mutants: list[Mutant], jobs: int, *, resume: bool = False) -> None:
+    """Run each source mutant against the suite in a private copy of the tree.
+    Each verdict is saved as it comes (SOURCE_VERDICTS); ``resume`` runs only the
+    mutants without one."""
+    saved: dict[str, str] = {}
+    if resume and SOURCE_VERDICTS.exists():
+        saved = json.loads(SOURCE_VERDICTS.read_text())
+        for m in mutants:
+            if m.id in saved:
+                m.status = saved[m.id]
+        print(f"[source] {len(saved)} verdicts of an earlier run kept", flush=True)
+    mutants = [m for m in mutants if m.id not in saved]
     if not mutants:
         return
     with _tree_copies(jobs) as copies:
@@ -250,6 +270,8 @@ def run_source(mutants: list[Mutant], jobs: int) -> None:
                 target.write_text(original)
                 with lock:
                     free.append(copy)
+                    saved[m.id] = m.status
+                    SOURCE_VERDICTS.write_text(json.dumps(saved))
                     counts[m.status] += 1
                     done = sum(counts.values())
                     if done % 20 == 0 or done == len(mutants):
