@@ -994,3 +994,35 @@ async def test_repr_names_state_and_counts(
         assert repr(sup).startswith("<supervisor.Supervisor 'pool' at 0x")
         assert repr(sup).endswith(", open, 1 running, 1 pending>")
     assert repr(sup).endswith(", done, 0 running, 0 pending>")
+
+
+@pytest.mark.parametrize("runners", ["task", "pooled"])
+async def test_a_keyboard_interrupt_on_the_general_route_ends_its_span_cancelled(
+    traced: tuple[Any, Any], runners: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    """A non-Exception BaseException out of the attempt of a named task (the
+    general route): every task is cancelled, none queued starts, the attempt ends
+    CANCELLED and so does its span, and the interrupt propagates bare."""
+    from supervisor.tracing import instrument
+
+    provider, exporter = traced
+
+    async def interrupted() -> None:
+        await trio.sleep(1)
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        async with open_supervisor("api", max_concurrent=2, runners=runners) as sup:  # type: ignore[arg-type]
+            instrument(sup, provider)
+            h = sup.submit_nowait(interrupted, name="interrupted")
+            other = sup.submit_nowait(trio.sleep_forever, name="other")
+            queued = sup.submit_nowait(trio.sleep_forever, name="queued")
+            await trio.sleep_forever()
+    assert [x.status for x in (h, other, queued)] == [S.CANCELLED] * 3
+    assert (h.attempts, h.completed_at, queued.started_at) == (1, 1, None)
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    assert sorted(spans) == ["interrupted", "other"]
+    attributes = spans["interrupted"].attributes
+    assert attributes is not None
+    assert attributes["trio_supervisor.task.outcome"] == "cancelled"
+    assert attributes["trio_supervisor.task.id"] == h.id
