@@ -201,3 +201,43 @@ async def test_no_runner_stays_registered_once_its_tasks_ended(
             assert len(TRIO_RUNNERS) == 1  # the one still running
             await trio.sleep_forever()  # the outer cancel at 50 ends it
     assert TRIO_RUNNERS == {}
+
+
+@pytest.mark.trio
+@pytest.mark.parametrize("runners", ["task", "pooled"])
+async def test_each_task_runs_on_the_runner_its_route_promises(
+    runners: str, autojump_clock: trio.testing.MockClock
+) -> None:
+    """The hot path is a promise too: a task with no per-task record (no restart
+    type, no child options) runs in ``run_plain``, any other in ``run_attempt``, whether it got its slot at
+    submission or from the queue; a pooled supervisor runs every one in a runner
+    task named ``supervisor runner``, a task supervisor in a task named as the
+    task. Seen from inside each task: the trio task it runs in."""
+    seen: dict[str, tuple[str, str]] = {}
+
+    async def probe(tag: str) -> None:
+        task = trio.lowlevel.current_task()
+        seen[tag] = (task.coro.cr_code.co_name, task.name)  # type: ignore[attr-defined]
+        await trio.sleep(1)
+
+    async with open_supervisor(max_concurrent=1, runners=runners) as sup:  # type: ignore[arg-type]
+        sup.submit_nowait(probe, "plain, slot at once")
+        sup.submit_nowait(probe, "plain, from the queue")
+        sup.submit_nowait(
+            probe, "transient, from the queue", name="t1", restart=Restart.TRANSIENT
+        )
+        await trio.sleep(5)
+        sup.submit_nowait(
+            probe, "transient, slot at once", name="t2", restart=Restart.TRANSIENT
+        )
+        await trio.sleep(5)
+    if runners == "pooled":
+        assert {name for _, name in seen.values()} == {"supervisor runner"}
+        return
+    probe_name = probe.__qualname__
+    assert seen == {
+        "plain, slot at once": ("run_plain", probe_name),
+        "plain, from the queue": ("run_plain", probe_name),
+        "transient, from the queue": ("run_attempt", "t1"),
+        "transient, slot at once": ("run_attempt", "t2"),
+    }
