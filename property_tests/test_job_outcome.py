@@ -170,3 +170,12 @@ def test_every_kind_it_stores_is_one_the_outcome_script_stores() -> None:
         for fenced in (False, True)
     }
     assert kinds - {"drop"} == handled
+
+
+def test_the_defaults_say_nothing_was_asked_and_no_reason_given() -> None:
+    """A run cancelled with neither cancel() nor a lost lease (a drain) goes back;
+    a job that cannot run has the reason it is given, none by default."""
+    rng = random.Random(0)
+    common = {"attempt": 1, "max_attempts": 1, "backoff": None, "rng": rng}
+    assert decide_outcome(Ending.CANCELLED, **common) == Outcome("back")  # type: ignore[arg-type]
+    assert decide_outcome(Ending.UNKNOWN_NAME, **common) == Outcome("dead", reason="")  # type: ignore[arg-type]

@@ -425,3 +425,12 @@ async def test_an_actor_call_refuses_a_bad_timeout(
             await ref.call("hello", timeout=bad)  # type: ignore[arg-type]
         assert ref.statistics().processed == 0  # nothing was sent
         sup.cancel()
+
+
+async def test_a_bad_log_failures_names_every_choice() -> None:
+    with pytest.raises(ValueError, match="log_failures") as raised:
+        async with open_supervisor(log_failures="sometimes"):  # type: ignore[arg-type]
+            pass  # pragma: no cover - never reached
+    assert str(raised.value) == (
+        "log_failures must be one of 'unretrieved', 'always', 'never', got 'sometimes'"
+    )

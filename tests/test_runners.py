@@ -217,7 +217,7 @@ async def test_each_task_runs_on_the_runner_its_route_promises(
 
     async def probe(tag: str) -> None:
         task = trio.lowlevel.current_task()
-        seen[tag] = (task.coro.cr_code.co_name, task.name)  # type: ignore[attr-defined]
+        seen[tag] = (task.coro.cr_code.co_name, task.name)
         await trio.sleep(1)
 
     async with open_supervisor(max_concurrent=1, runners=runners) as sup:  # type: ignore[arg-type]
@@ -241,3 +241,16 @@ async def test_each_task_runs_on_the_runner_its_route_promises(
         "transient, from the queue": ("run_attempt", "t1"),
         "transient, slot at once": ("run_attempt", "t2"),
     }
+
+
+@pytest.mark.trio
+async def test_tasks_with_a_record_are_counted_in_line_one_by_one(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The general route's queue (tasks with a per-task record) counts each task
+    that waits, as the plain route's does."""
+    async with open_supervisor(max_concurrent=1) as sup:
+        for _ in range(4):
+            sup.submit_nowait(trio.sleep_forever, restart=Restart.TRANSIENT)
+        assert sup.health().waiting == 3
+        sup.cancel()
