@@ -230,3 +230,13 @@ async def test_instrument_works_on_both_backends(anyio_backend: str) -> None:
         value(samples, "trio_supervisor_task_duration_seconds_count", supervisor="any")
         == 5
     )
+
+
+async def test_every_restart_is_counted(autojump_clock: trio.testing.MockClock) -> None:
+    registry = CollectorRegistry()
+    async with open_supervisor("r") as sup:
+        instrument(sup, registry)
+        h = sup.submit_nowait(fail, 1, restart=Restart.TRANSIENT, max_attempts=3)
+        await h.wait()
+    samples = scrape(registry)
+    assert value(samples, "trio_supervisor_task_restarts_total", supervisor="r") == 2
