@@ -249,3 +249,19 @@ async def test_on_stop_is_shielded_and_bounded(
         sup.cancel()
     assert stopped == [("Cancelled", 1)]
     assert trio.current_time() == 3  # 1 + stop_timeout, though it was cancelled
+
+
+async def test_a_factory_that_makes_no_actor_fails_the_spawn_naming_both(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    def not_a_factory() -> object:
+        return "a string"
+
+    async with open_supervisor() as sup:
+        with pytest.raises(TaskFailed) as raised:
+            await sup.spawn_actor(not_a_factory, name="bad", restart=Restart.TEMPORARY)  # type: ignore[arg-type]
+    cause = raised.value.__cause__
+    assert isinstance(cause, TypeError)
+    assert str(cause) == (
+        f"spawn_actor() factory {not_a_factory!r} must make an Actor, it made 'a string'"
+    )
