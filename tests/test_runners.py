@@ -204,7 +204,9 @@ async def test_no_runner_stays_registered_once_its_tasks_ended(
 
 
 @pytest.mark.trio
-@pytest.mark.parametrize("runners", ["task", "pooled"])
+@pytest.mark.parametrize(
+    "runners", [pytest.param("task", marks=pytest.mark.task_runners), "pooled"]
+)
 async def test_each_task_runs_on_the_runner_its_route_promises(
     runners: str, autojump_clock: trio.testing.MockClock
 ) -> None:
