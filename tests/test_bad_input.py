@@ -113,7 +113,13 @@ case(
     "open_supervisor(shutdown_on=(SIGKILL,))",
     lambda _sup: opened(shutdown_on=(signal.SIGKILL,)),
     ValueError,
-    "shutdown_on",
+    "shutdown_on: SIGKILL cannot be caught by any program",
+)
+case(
+    "open_supervisor(shutdown_on=(SIGSTOP,))",
+    lambda _sup: opened(shutdown_on=(signal.SIGSTOP,)),
+    ValueError,
+    "shutdown_on: SIGSTOP cannot be caught by any program",
 )
 
 # -- the submit calls ----------------------------------------------------------------
