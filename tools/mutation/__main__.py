@@ -223,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     header = (
         f"# Mutation report\n\nCommit {git_head()}, {what}; {how}. Made by "
         f"`python -m tools.mutation --report ...`.\n\n"
-        "score = (killed + timeouts) / mutants; equivalent mutants count against it."
+        "score = (killed + timeouts) / (mutants - equivalent), the mutation score of "
+        "the literature; raw = (killed + timeouts) / mutants, equivalents counted "
+        "against. Each equivalent is listed below with its reason."
     )
     print()
     print(render_table(rows))

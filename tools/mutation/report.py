@@ -73,6 +73,14 @@ class Row:
 
     @property
     def score(self) -> float:
+        """The mutation score of the literature: killed over the mutants that a
+        test could kill at all (an equivalent mutant changes no behaviour)."""
+        valid = self.mutants - self.equivalent
+        return 100.0 * (self.killed + self.timeouts) / valid if valid else 100.0
+
+    @property
+    def raw(self) -> float:
+        """Killed over every mutant, equivalents counted against."""
         return (
             100.0 * (self.killed + self.timeouts) / self.mutants
             if self.mutants
@@ -111,15 +119,15 @@ def table(mutants: list[Mutant], modules: list[str]) -> list[Row]:
 
 def render_table(rows: list[Row]) -> str:
     lines = [
-        "| module | mutants | killed | timeouts | equivalent | survivors | not reached | score | target |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| module | mutants | killed | timeouts | equivalent | survivors | not reached | score | target | raw |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         target = TARGETS.get(r.module)
         lines.append(
             f"| {r.module} | {r.mutants} | {r.killed} | {r.timeouts} | {r.equivalent} "
             f"| {r.survivors} | {r.not_reached} | {r.score:.1f}% "
-            f"| {'' if target is None else f'{target:g}%'} |"
+            f"| {'' if target is None else f'{target:g}%'} | {r.raw:.1f}% |"
         )
     return "\n".join(lines)
 
