@@ -73,6 +73,22 @@ async def test_an_attempts_own_timeout_shorter_than_the_bound_says_so(
         assert trio.current_time() == 3
 
 
+async def test_a_bound_that_expires_with_the_attempts_own_timeout_names_started(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Both deadlines at 4: the attempt was not ready, and that is what it says
+    (the bound on started() wins a tie)."""
+    async with open_supervisor() as sup:
+        with pytest.raises(TaskFailed) as failed:
+            await sup.start_child(
+                never_ready, restart=Restart.TEMPORARY, start_timeout=4, timeout=4
+            )
+        cause = failed.value.__cause__
+        assert isinstance(cause, TaskTimeout)
+        assert "did not call task_status.started() within 4 seconds" in str(cause)
+        assert trio.current_time() == 4
+
+
 async def test_a_restarted_child_gets_the_bound_on_every_attempt(
     autojump_clock: trio.testing.MockClock,
 ) -> None:
