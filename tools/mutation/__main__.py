@@ -10,6 +10,7 @@ import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from .mutants import (
     NOT_REACHED,
@@ -84,6 +85,14 @@ def _parser() -> argparse.ArgumentParser:
         "of the other modules, whose sources must be unchanged since that run",
     )
     parser.add_argument(
+        "--runners",
+        choices=["task", "pooled"],
+        default="task",
+        help="the runners every supervisor of the tests uses: pooled runs the suite as "
+        "CI's second pass does (SUPERVISOR_TEST_RUNNERS=pooled), which reaches the "
+        "pooled-only code; with --rerun, a mutant either pass kills is killed",
+    )
+    parser.add_argument(
         "--resume",
         action="store_true",
         help="go on with an interrupted run: keep mutants/ and the verdicts mutmut "
@@ -132,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.sample is not None and args.sample < 1:
         parser.error(f"--sample must be >= 1, got {args.sample}")
 
+    if args.runners == "pooled":
+        os.environ["SUPERVISOR_TEST_RUNNERS"] = "pooled"  # the runs' env (_env)
     started = time.monotonic()
     mutants: list[Mutant] = []
     for module in modules:
@@ -148,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
 
     to_run = mutants
     earlier_wall = 0.0
-    runs: list[list[float]] = []  # [mutants run, minutes] of each run so far
+    runs: list[list[Any]] = []  # [mutants run, minutes, runners] of each run so far
     if previous is not None:
         statuses: dict[str, str] = previous["statuses"]  # type: ignore[assignment]  # as stored below
         earlier_wall = float(previous["wall"])  # type: ignore[arg-type]  # as stored below
@@ -183,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
             mutants.append(m)
     modules = kept_modules + modules
     if to_run or previous is None:  # a rerun with nothing to run only reports
-        runs.append([len(to_run), this_run / 60])
+        runs.append([len(to_run), this_run / 60, args.runners])
     RESULTS.write_text(
         json.dumps(
             {
@@ -212,13 +223,19 @@ def main(argv: list[str] | None = None) -> int:
         else f"a sample of {args.sample} per module (seed {args.seed})"
     )
     how = f"{args.jobs} jobs: {runs[0][1]:.1f} minutes of wall time"
+    if runs[0][2:] == ["pooled"]:
+        how += " with pooled runners"
     if kept_modules:
         how += (
             f"; {', '.join(kept_modules)}: the verdicts of the run before, their "
             f"sources unchanged since"
         )
     if len(runs) > 1:
-        again = ", then ".join(f"{n:.0f} in {m:.1f} minutes" for n, m in runs[1:])
+        again = ", then ".join(
+            f"{run[0]:.0f} in {run[1]:.1f} minutes"
+            + (" with pooled runners" if run[2:] == ["pooled"] else "")
+            for run in runs[1:]
+        )
         how += f"; the survivors run again after new tests: {again}"
     header = (
         f"# Mutation report\n\nCommit {git_head()}, {what}; {how}. Made by "
