@@ -272,6 +272,37 @@ async def test_a_task_handed_a_slot_is_no_longer_waiting(
         assert (report.running, report.waiting, report.restarting) == (0, 0, 0)
 
 
+async def test_a_task_cancelled_as_it_is_handed_a_slot_leaves_the_counts_right(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """At t=1 ``a`` ends and hands its slot to ``b``, while ``c`` cancels ``b``:
+    before ``b``'s runner ran, or before ``b`` got the slot (trio orders the
+    tasks that wake together either way, so the scenario repeats to see both).
+    Either way ``b`` never runs, ``d`` gets the next slot, and nothing is
+    counted as waiting twice."""
+    for _ in range(16):
+        async with open_supervisor(max_concurrent=2) as sup:
+            handles: dict[str, Any] = {}
+
+            async def cancel_b(handles: dict[str, Any]) -> None:
+                await trio.sleep(1)
+                handles["b"].cancel()
+
+            once = Restart.TRANSIENT  # the general route: the slot is handed on there
+            sup.submit_nowait(trio.sleep, 1, restart=once)
+            sup.submit_nowait(cancel_b, handles, restart=once)
+            handles["b"] = sup.submit_nowait(trio.sleep_forever, restart=once)
+            d = sup.submit_nowait(trio.sleep_forever, restart=once)
+            await trio.sleep(1.5)
+            assert (handles["b"].status, d.status) == (
+                TaskStatus.CANCELLED,
+                TaskStatus.RUNNING,
+            )
+            report = sup.health()
+            assert (report.running, report.waiting) == (1, 0)
+            sup.cancel()
+
+
 async def _fail_once_then_hold(cleaned: list[float]) -> None:
     h = current_handle()
     assert h is not None

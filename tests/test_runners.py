@@ -263,6 +263,30 @@ async def test_each_task_runs_on_the_runner_its_route_promises(
     }
 
 
+@pytest.mark.task_runners
+@pytest.mark.trio
+async def test_a_nested_supervisor_s_plain_tasks_take_the_plain_route(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """A supervisor opened inside a task of an untraced, unmeasured one takes
+    its parent's (absent) observers along, and with them the hot path."""
+    routes: list[str] = []
+
+    async def probe() -> None:
+        routes.append(_innermost_runner())
+        await trio.lowlevel.checkpoint()
+
+    async def host() -> None:
+        async with open_supervisor() as inner:
+            inner.submit_nowait(probe)
+            await trio.sleep(1)
+
+    async with open_supervisor() as outer:
+        outer.submit_nowait(host)
+        await trio.sleep(2)
+    assert routes == ["run_plain"]
+
+
 @pytest.mark.trio
 async def test_tasks_with_a_record_are_counted_in_line_one_by_one(
     autojump_clock: trio.testing.MockClock,
