@@ -251,6 +251,9 @@ async def test_each_task_runs_on_the_runner_its_route_promises(
             probe, "transient, slot at once", name="t2", restart=Restart.TRANSIENT
         )
         await trio.sleep(5)
+        # Options that need no per-task record (a name, a timeout) keep it plain.
+        sup.submit_nowait(probe, "named, slot at once", name="n", timeout=60)
+        await trio.sleep(5)
     if runners == "pooled":
         assert {name for _, name in seen.values()} == {"supervisor runner"}
         return
@@ -260,6 +263,7 @@ async def test_each_task_runs_on_the_runner_its_route_promises(
         "plain, from the queue": ("run_plain", probe_name),
         "transient, from the queue": ("run_attempt", "t1"),
         "transient, slot at once": ("run_attempt", "t2"),
+        "named, slot at once": ("run_plain", "n"),
     }
 
 
