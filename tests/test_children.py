@@ -523,6 +523,31 @@ async def test_a_task_that_starts_during_a_drain_is_asked_to_stop(
     assert (first.completed_at, await queued.result()) == (2, 2)
 
 
+async def test_a_permanent_task_restarted_during_a_drain_is_not_asked_to_stop_yet(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The drain's advice reaches one-shot attempts only: ``p`` restarts at t=1,
+    while the drain waits for ``w``, and is asked to stop once it is over (t=5)."""
+    asked_at_start: list[bool] = []
+
+    async def p() -> float:
+        h = current_handle()
+        assert h is not None
+        asked_at_start.append(h.stop_requested)
+        if h.attempts == 1:
+            await trio.sleep(1)
+            raise ValueError("once")
+        await h.wait_stop_requested()
+        return trio.current_time()
+
+    async with open_supervisor() as sup:
+        perm = sup.submit_nowait(p, restart=Restart.PERMANENT)
+        w = sup.submit_nowait(trio.sleep, 5)
+        await trio.sleep(0.5)  # the block exits: the drain begins
+    assert asked_at_start == [False, False]
+    assert (w.completed_at, perm.attempts) == (5, 2)
+
+
 # -- details that mutation testing asked about ------------------------------------------
 
 

@@ -371,3 +371,27 @@ async def test_a_cancelled_waiting_task_makes_room_for_a_blocked_submitter(
             queued.cancel()
         assert admitted == [1]
         sup.cancel()
+
+
+@pytest.mark.parametrize("restart", [Restart.TEMPORARY, Restart.TRANSIENT])
+async def test_a_waiting_task_that_gets_a_slot_makes_room_for_a_blocked_submitter(
+    autojump_clock: trio.testing.MockClock, restart: Restart
+) -> None:
+    """On the plain route and on the general one: at t=2 ``first`` ends, the
+    queued task takes its slot, and the submitter blocked on the full queue is
+    admitted at once."""
+    async with open_supervisor(max_concurrent=1, max_pending=1) as sup:
+        sup.submit_nowait(trio.sleep, 2, restart=restart)
+        sup.submit_nowait(trio.sleep_forever, restart=restart)
+        admitted: list[float] = []
+
+        async def submit_when_room() -> None:
+            await sup.submit(trio.sleep_forever, restart=restart)
+            admitted.append(trio.current_time())
+
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(submit_when_room)
+            await trio.sleep(1)
+            assert admitted == []  # blocked: the queue is full
+        assert admitted == [2]
+        sup.cancel()

@@ -164,6 +164,31 @@ async def test_bug1_a_plain_task_that_timed_out_fails_with_task_timeout(
     assert isinstance(h.exception, TaskTimeout)
 
 
+@pytest.mark.trio
+async def test_bug1_a_plain_task_that_looked_at_its_stop_request_completes_cleanly(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The other way out of bug 1's scenario: it stops waiting and returns."""
+    events: list[tuple[S, S]] = []
+
+    async def job() -> str:
+        h = current_handle()
+        assert h is not None
+        with trio.move_on_after(1):
+            await h.wait_stop_requested()
+        return "done"
+
+    async with open_supervisor(on_event=lambda e: events.append((e.old, e.new))) as sup:
+        h = sup.submit_nowait(job)
+        assert await h.result() == "done"
+    assert (h.status, h.exception, h.completed_at) == (S.COMPLETED, None, 1)
+    assert events == [
+        (None, S.PENDING),
+        (S.PENDING, S.RUNNING),
+        (S.RUNNING, S.COMPLETED),
+    ]
+
+
 @pytest.mark.anyio
 async def test_bug2_deleting_a_kept_child_while_a_group_restart_waits_its_backoff() -> (
     None
