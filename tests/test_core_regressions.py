@@ -169,7 +169,7 @@ async def test_bug1_a_plain_task_that_looked_at_its_stop_request_completes_clean
     autojump_clock: trio.testing.MockClock,
 ) -> None:
     """The other way out of bug 1's scenario: it stops waiting and returns."""
-    events: list[tuple[S, S]] = []
+    events: list[tuple[S | None, S]] = []
 
     async def job() -> str:
         h = current_handle()
