@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ if os.environ.get("SUPERVISOR_MUTATION_RUN"):
     pytest.skip("not inside a mutation run", allow_module_level=True)
 
 from tools.mutation import mutants as tool, report  # after the skip
+from tools.mutation.runners import covering_files
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -153,3 +155,21 @@ def test_update_refuses_to_keep_verdicts_of_a_changed_module(
     with pytest.raises(SystemExit):
         cli.main(["--update", "--modules", "_intensity"])
     assert "no results of an earlier run" in capsys.readouterr().err
+
+
+def test_source_mutants_run_the_module_s_covering_tests_first(tmp_path: Path) -> None:
+    assert covering_files("_x", tmp_path) == []  # no stats run: the whole suite
+    for name in ("test_a.py", "test_b.py", "test_other.py", "redis/test_c.py"):
+        (tmp_path / "tests" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "tests" / name).write_text("")
+    (tmp_path / "mutants").mkdir()
+    by_function = {
+        "supervisor._x.f": ["tests/test_a.py::t1", "tests/test_b.py::t2"],
+        "supervisor._x.xǁCǁg": ["tests/test_a.py::t3", "tests/redis/test_c.py::t4"],
+        "supervisor._xy.h": ["tests/test_other.py::t5"],  # another module
+    }
+    (tmp_path / "mutants" / "mutmut-stats.json").write_text(
+        json.dumps({"tests_by_mangled_function_name": by_function})
+    )
+    # Most calls first; tests/redis is never run for mutants (SELECTION).
+    assert covering_files("_x", tmp_path) == ["tests/test_a.py", "tests/test_b.py"]
