@@ -16,7 +16,7 @@ import pytest
 import trio
 import trio.testing
 
-from supervisor import Restart, TaskStatus, current_handle, open_supervisor
+from supervisor import Backoff, Restart, TaskStatus, current_handle, open_supervisor
 
 if TYPE_CHECKING:
     import types
@@ -301,4 +301,39 @@ async def test_tasks_with_a_record_are_counted_in_line_one_by_one(
         for _ in range(4):
             sup.submit_nowait(trio.sleep_forever, restart=Restart.TRANSIENT)
         assert sup.health().waiting == 3
+        sup.cancel()
+
+
+@pytest.mark.trio
+async def test_a_restart_after_a_task_that_never_started_gets_a_runner(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """Pooled: ``b`` is cancelled before its runner starts it (t=2), so that
+    runner hands nothing on; ``a``'s restart at t=3 then starts in a runner of
+    its own, named as every runner is."""
+    names: list[tuple[int, str]] = []
+
+    async def fails_once() -> None:
+        h = current_handle()
+        assert h is not None
+        names.append((h.attempts, trio.lowlevel.current_task().name))
+        if h.attempts == 1:
+            await trio.sleep(1)
+            raise ValueError("once")
+        await trio.sleep_forever()
+
+    async with open_supervisor(max_concurrent=2, runners="pooled") as sup:
+        a = sup.submit_nowait(
+            fails_once, restart=Restart.TRANSIENT, backoff=Backoff(initial=2, jitter=0)
+        )
+        await trio.sleep(2)
+        b = sup.submit_nowait(trio.sleep_forever)
+        b.cancel()
+        await trio.sleep(2)
+        assert (a.status, a.attempts, b.status) == (
+            TaskStatus.RUNNING,
+            2,
+            TaskStatus.CANCELLED,
+        )
+        assert names == [(1, "supervisor runner"), (2, "supervisor runner")]
         sup.cancel()
