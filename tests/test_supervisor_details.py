@@ -22,6 +22,7 @@ from supervisor import (
     TaskCancelled,
     TaskEvent,
     TaskStatus,
+    current_handle,
     open_supervisor,
 )
 
@@ -400,3 +401,25 @@ async def test_a_running_temporary_task_does_not_keep_its_arguments(
         assert h.status is S.RUNNING
         assert ref() is None
         h.cancel()
+
+
+async def test_a_supervisor_opened_by_a_task_asked_to_stop_stops_at_once(
+    autojump_clock: trio.testing.MockClock,
+) -> None:
+    """The outer block exits at t=1: its task, already asked to stop, opens a
+    supervisor, whose block starts by stopping (its body is cancelled at once)."""
+    seen: list[str] = []
+
+    async def task() -> float:
+        h = current_handle()
+        assert h is not None
+        await h.wait_stop_requested()
+        async with open_supervisor("inner") as inner:
+            seen.append(inner.name)
+            await trio.sleep(100)
+        return trio.current_time()
+
+    async with open_supervisor() as sup:
+        h = sup.submit_nowait(task)
+        await trio.sleep(1)
+    assert (await h.result(), seen) == (1, ["inner"])
