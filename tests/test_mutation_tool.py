@@ -157,6 +157,27 @@ def test_update_refuses_to_keep_verdicts_of_a_changed_module(
     assert "no results of an earlier run" in capsys.readouterr().err
 
 
+def test_report_only_runs_nothing_and_refuses_stale_verdicts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import tools.mutation.__main__ as cli
+
+    monkeypatch.setattr(cli, "RESULTS", tmp_path / "missing.json")
+    with pytest.raises(SystemExit):
+        cli.main(["--report-only"])
+    assert "--report-only: no results of an earlier run" in capsys.readouterr().err
+    results = tmp_path / "results.json"
+    results.write_text(json.dumps({"source": "stale", "statuses": {}}))
+    monkeypatch.setattr(cli, "RESULTS", results)
+    with pytest.raises(SystemExit):
+        cli.main(["--report-only"])
+    assert "supervisor/ changed since the last run" in capsys.readouterr().err
+    results.write_text(json.dumps({"source": cli._source_hash(), "statuses": {}}))
+    with pytest.raises(SystemExit):
+        cli.main(["--report-only", "--update", "--modules", "_status"])
+    assert "choose one" in capsys.readouterr().err
+
+
 def test_source_mutants_run_the_module_s_covering_tests_first(tmp_path: Path) -> None:
     assert covering_files("_x", tmp_path) == []  # no stats run: the whole suite
     for name in ("test_a.py", "test_b.py", "test_other.py", "redis/test_c.py"):

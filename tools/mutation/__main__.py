@@ -85,6 +85,12 @@ def _parser() -> argparse.ArgumentParser:
         "of the other modules, whose sources must be unchanged since that run",
     )
     parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="run nothing: the table and --report of the last run's verdicts, with "
+        "the equivalents as they are now (supervisor/ must be unchanged)",
+    )
+    parser.add_argument(
         "--runners",
         choices=["task", "pooled"],
         default="task",
@@ -104,14 +110,17 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
+    if sum([args.resume, args.rerun, args.update, args.report_only]) > 1:
+        parser.error("--resume, --rerun, --update and --report-only: choose one")
     previous: dict[str, object] | None = None
-    if args.rerun:
+    if args.rerun or args.report_only:
+        flag = "--rerun" if args.rerun else "--report-only"
         if not RESULTS.exists():
-            parser.error(f"--rerun: no results of an earlier run in {RESULTS}")
+            parser.error(f"{flag}: no results of an earlier run in {RESULTS}")
         previous = json.loads(RESULTS.read_text())
         if previous["source"] != _source_hash():
             parser.error(
-                "--rerun: supervisor/ changed since the last run; run all again"
+                f"{flag}: supervisor/ changed since the last run; run all again"
             )
         args.modules, args.sample, args.seed, args.kind = previous["args"]  # type: ignore[misc]  # as stored below
     kept: dict[str, str] = {}  # --update: verdicts of the modules not run again
@@ -172,11 +181,12 @@ def main(argv: list[str] | None = None) -> int:
             for m in mutants
             if m.status in {SURVIVED, NOT_REACHED} and m.reason is None
         ]
-        print(f"rerunning {len(to_run)} unexplained survivors of the last run")
+        if args.report_only:
+            to_run = []
+        else:
+            print(f"rerunning {len(to_run)} unexplained survivors of the last run")
 
-    if sum([args.resume, args.rerun, args.update]) > 1:
-        parser.error("--resume, --rerun and --update: choose one")
-    if not args.resume:
+    if not args.resume and not args.report_only:
         shutil.rmtree(ROOT / "mutants", ignore_errors=True)  # no stale verdicts
     (ROOT / "mutants").mkdir(exist_ok=True)
     run_mutmut(
@@ -194,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
             mutants.append(m)
     modules = kept_modules + modules
     if to_run or previous is None:  # a rerun with nothing to run only reports
-        runs.append([len(to_run), this_run / 60, args.runners])
+        runs.append(
+            [len(to_run), this_run / 60, args.runners]
+            + (["resumed"] if args.resume else [])
+        )
     RESULTS.write_text(
         json.dumps(
             {
@@ -223,8 +236,13 @@ def main(argv: list[str] | None = None) -> int:
         else f"a sample of {args.sample} per module (seed {args.seed})"
     )
     how = f"{args.jobs} jobs: {runs[0][1]:.1f} minutes of wall time"
-    if runs[0][2:] == ["pooled"]:
+    if "pooled" in runs[0][2:]:
         how += " with pooled runners"
+    if "resumed" in runs[0][2:]:
+        how += (
+            " (the last part of a run resumed after interruptions: the earlier "
+            "parts' time is not counted)"
+        )
     if kept_modules:
         how += (
             f"; {', '.join(kept_modules)}: the verdicts of the run before, their "
@@ -233,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(runs) > 1:
         again = ", then ".join(
             f"{run[0]:.0f} in {run[1]:.1f} minutes"
-            + (" with pooled runners" if run[2:] == ["pooled"] else "")
+            + (" with pooled runners" if "pooled" in run[2:] else "")
             for run in runs[1:]
         )
         how += f"; the survivors run again after new tests: {again}"
