@@ -436,6 +436,27 @@ def same_instant(s: Scenario, *runs: dict[str, Any]) -> bool:
     return False
 
 
+def drain_meets_group_restart(s: Scenario, *runs: dict[str, Any]) -> bool:
+    """Whether a group restart was decided while a graceful exit drained, under
+    a limit on slots. There the drain's "one-shot work left is stuck behind
+    PERMANENT tasks" check and the group restart's coordinator meet at one
+    instant: pooled runners hand the freed slot on before the check, task
+    runners after the coordinator ran (a known difference of the modes, N7 in
+    issue 18's closing note; API.md does not say which is right)."""
+    if (
+        s.ending not in ("exit", "shutdown")
+        or s.max_concurrent is None
+        or s.strategy is Strategy.ONE_FOR_ONE
+    ):
+        return False
+    return any(
+        before[1] == "RUNNING" and after[1] == "RESTARTING" and after[2] >= s.end_at
+        for r in runs
+        for history in r["events"].values()
+        for before, after in itertools.pairwise(history)
+    )
+
+
 def diff(a: Any, b: Any, path: str = "") -> list[str]:
     """Where two records disagree, one line per leaf."""
     if isinstance(a, dict) and isinstance(b, dict):
@@ -483,6 +504,9 @@ def test_task_and_pooled_runners_agree(s: Scenario) -> None:
     order_sensitive = on_tasks != again or on_pool != pool_again
     note(f"order sensitive: {order_sensitive}")
     assume(not order_sensitive)
+    seam = drain_meets_group_restart(s, *runs)
+    note(f"a drain meets a group restart: {seam}")
+    assume(not seam)
     differences = diff(on_tasks, on_pool)
     note("\n".join(differences))
     assert differences == []
