@@ -17,6 +17,7 @@ The hierarchy::
     │   ├── JobFailed                 supervisor.redis: a job's last attempt failed
     │   ├── JobCancelled              supervisor.redis: a job was cancelled
     │   ├── JobDead                   supervisor.redis: a job could not be run
+    │   ├── JobMalformed              supervisor.redis: a job's record cannot be read (also a ValueError)
     │   └── JobNotFound               supervisor.redis: no such job (also a LookupError)
     └── TimeoutError
         └── TaskTimeout               recorded as handle.exception when an attempt's timeout expires
@@ -106,6 +107,17 @@ class JobDead(SupervisorError):
 
     def __init__(self, job_id: str, reason: str) -> None:
         super().__init__(f"job {job_id} is dead: {reason}")
+        self.job_id = job_id
+        self.reason = reason
+
+
+class JobMalformed(SupervisorError, ValueError):
+    """A distributed job's record cannot be read (a field missing or of the wrong
+    kind: written by hand, by a tool or by another version). ``reason`` says
+    which; a worker that meets the job sets it DEAD with that reason."""
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job {job_id} has a malformed record: {reason}")
         self.job_id = job_id
         self.reason = reason
 

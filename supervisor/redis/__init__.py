@@ -7,6 +7,7 @@ from .._errors import (
     JobCancelled as JobCancelled,
     JobDead as JobDead,
     JobFailed as JobFailed,
+    JobMalformed as JobMalformed,
     JobNotFound as JobNotFound,
 )
 from .._spec import Backoff as Backoff
@@ -17,6 +18,7 @@ from ._queue import Queue as Queue, open_queue as open_queue
 from ._records import (
     JobInfo as JobInfo,
     JobStatus as JobStatus,
+    MalformedEntry as MalformedEntry,
     QueueStats as QueueStats,
 )
 from ._registry import JobDefinition as JobDefinition, JobRegistry as JobRegistry

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ._job_runs import cancel_job
+from ._records import text
 
 if TYPE_CHECKING:
     from ._worker_state import WorkerState
@@ -23,7 +24,7 @@ async def cancel_listener(state: WorkerState) -> None:
             if message is None or message["type"] != "message":
                 continue
             data = message["data"]
-            job_id = data.decode() if isinstance(data, bytes) else str(data)
+            job_id = text(data) if isinstance(data, (bytes, str)) else str(data)
             job = state.inflight.jobs.get(job_id)
             if job is not None and not job.cancel_requested:
                 cancel_job(state, job, fenced=False)

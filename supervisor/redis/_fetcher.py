@@ -112,8 +112,9 @@ async def fetcher(state: WorkerState) -> None:
         )
         if not reply:
             continue
+        # (an entry without an id is the begin script's to set aside)
         entries = [
-            (_bytes(e.identifier), _bytes(e.field_values[b"id"]))
+            (_bytes(e.identifier), _bytes(e.field_values.get(b"id", b"")))
             for e in reply[stream_key]
         ]
         if state.draining.is_set():

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, final
 import anyio
 
 from .._checks import check_seconds
-from .._errors import JobCancelled, JobDead, JobFailed, JobNotFound
-from ._records import JobInfo, JobStatus, status_of
+from .._errors import JobCancelled, JobDead, JobFailed, JobMalformed, JobNotFound
+from ._records import JobInfo, JobStatus, status_of, text
 
 if TYPE_CHECKING:
     from ._queue_link import QueueLink
@@ -40,7 +40,13 @@ class JobHandle:
         raw = await self._queue.client.hget(self._queue.keys.job(self.id), "status")
         if raw is None:
             raise JobNotFound(self._not_found())
-        return status_of(raw)
+        return self._status(raw)
+
+    def _status(self, raw: bytes) -> JobStatus:
+        status = status_of(raw)
+        if status is None:
+            raise JobMalformed(self.id, f"status is {raw!r}")
+        return status
 
     async def info(self) -> JobInfo:
         self._queue.check_open()
@@ -53,7 +59,8 @@ class JobHandle:
         """Wait until the job ends and return its value.
 
         Raises ``JobFailed``, ``JobCancelled`` or ``JobDead`` for those ends,
-        ``JobNotFound`` when there is no such job, and ``TimeoutError`` when
+        ``JobNotFound`` when there is no such job, ``JobMalformed`` when its
+        record (or stored result) cannot be read, and ``TimeoutError`` when
         ``timeout`` seconds pass first (the job goes on).
         """
         check_seconds("timeout", timeout, zero_ok=True)
@@ -68,7 +75,7 @@ class JobHandle:
                     )
                     if fields[0] is None:
                         raise JobNotFound(self._not_found())
-                    status = status_of(fields[0])
+                    status = self._status(fields[0])
                     if status.is_terminal:
                         return self._outcome(status, fields)
                     await queue.waiters.wait(ended)
@@ -76,14 +83,19 @@ class JobHandle:
     def _outcome(self, status: JobStatus, fields: tuple[bytes | None, ...]) -> Any:
         _, result, error, traceback = fields
         if status is JobStatus.SUCCEEDED:
-            assert result is not None
-            return self._queue.codec.decode(result)
+            if result is None:
+                raise JobMalformed(self.id, "it SUCCEEDED but has no result")
+            try:
+                return self._queue.codec.decode(result)
+            except Exception as exc:  # any codec error: the stored result is bad
+                reason = f"its result does not decode: {exc!r}"
+                raise JobMalformed(self.id, reason) from exc
         if status is JobStatus.CANCELLED:
             raise JobCancelled(self.id)
-        reason = error.decode() if error else "unknown"
+        reason = text(error) if error else "unknown"
         if status is JobStatus.DEAD:
             raise JobDead(self.id, reason)
-        raise JobFailed(self.id, reason, traceback.decode() if traceback else None)
+        raise JobFailed(self.id, reason, text(traceback) if traceback else None)
 
     async def cancel(self) -> JobStatus:
         """Cancel the job, from any process: a waiting one ends CANCELLED at once
@@ -94,7 +106,7 @@ class JobHandle:
         raw = await queue.scripts.call("cancel", self.id, queue.result_ttl_ms)
         if raw is None:
             raise JobNotFound(self._not_found())
-        return status_of(raw)
+        return self._status(raw)
 
     def _not_found(self) -> str:
         return f"no job {self.id!r} in queue {self._queue.name!r}"

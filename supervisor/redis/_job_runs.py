@@ -14,6 +14,7 @@ from .._logging import one_line
 from .._metrics_hub import Histogram
 from .._status import TaskStatus
 from ._outcome import Ending, decide_outcome
+from ._records import text
 from ._worker_state import LocalJob
 
 if TYPE_CHECKING:
@@ -137,6 +138,13 @@ def end_run(
     elif kind == "ok":
         state.outcomes.put(job, "ok", result)
     elif kind == "dead":
+        logger.error(
+            "job %s (%s) is DEAD: %s",
+            job.id,
+            job.name,
+            outcome.reason,
+            extra=_extra(state, job),
+        )
         state.outcomes.put(job, "dead", outcome.reason)
     elif kind in ("retry", "fail"):
         assert error is not None
@@ -240,8 +248,39 @@ def cancel_job(state: WorkerState, job: LocalJob, *, fenced: bool) -> None:
         state.inflight.remove(job)
 
 
+#: Markers of the begin scripts' replies (``lua/common.lua``): in the place of
+#: the attempt number, a job the script set DEAD, or an entry it set aside.
+_DEAD_MARK = -1
+_ASIDE_MARK = -2
+
+
 def start_all(state: WorkerState, reply: list[Any]) -> None:
-    """Start the jobs a fetch, reclaim or refill script began (six fields each)."""
+    """Start the jobs a fetch, reclaim or refill script began (six fields each),
+    and log the ones it set DEAD or aside instead."""
     for i in range(0, len(reply), 6):
         entry, job_id, name, payload, attempt, trace = reply[i : i + 6]
-        start_job(state, entry, job_id.decode(), name.decode(), payload, attempt, trace)
+        if attempt < 0:  # _DEAD_MARK or _ASIDE_MARK
+            _log_refused(
+                state, attempt, text(entry), text(job_id), text(name), text(payload)
+            )
+            continue
+        # (the script passes only valid ids: printable ASCII)
+        start_job(state, entry, job_id.decode(), text(name), payload, attempt, trace)
+
+
+def _log_refused(
+    state: WorkerState, mark: int, entry: str, job_id: str, name: str, reason: str
+) -> None:
+    extra = {"queue": state.keys.queue, "worker": state.consumer, "job_id": job_id}
+    if mark == _DEAD_MARK:
+        logger.error(
+            "job %s (%s) is DEAD: %s", job_id, name or "no name", reason, extra=extra
+        )
+    else:
+        logger.error(
+            "queue %s: stream entry %s set aside (see q.malformed()): %s",
+            state.keys.queue,
+            entry,
+            reason,
+            extra=extra,
+        )

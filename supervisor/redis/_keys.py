@@ -36,6 +36,7 @@ class QueueKeys:
     stream: str = attrs.field(init=False)
     delayed: str = attrs.field(init=False)
     dead: str = attrs.field(init=False)
+    malformed: str = attrs.field(init=False)
     workers: str = attrs.field(init=False)
     cancel_channel: str = attrs.field(init=False)
 
@@ -46,6 +47,7 @@ class QueueKeys:
             ("stream", prefix + "stream"),
             ("delayed", prefix + "delayed"),
             ("dead", prefix + "dead"),
+            ("malformed", prefix + "malformed"),
             ("workers", prefix + "workers"),
             ("cancel_channel", prefix + "cancel"),
         ):

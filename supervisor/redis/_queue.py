@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING, Any, Final, cast, final
 import anyio
 
 from .._checks import check_count, check_seconds
+from .._errors import JobMalformed
 from ._codec import Codec, JsonCodec, check_codec, encode_arguments
 from ._connection import check_url, connect, ensure_group
 from ._job_handle import JobHandle
 from ._keys import QueueKeys, check_queue_name
 from ._queue_link import QueueLink
-from ._records import JobInfo, QueueStats
+from ._records import JobInfo, MalformedEntry, QueueStats, text
 from ._registry import check_job_name
 from ._result_waiters import ResultWaiters
 from ._scripts import Scripts
@@ -167,27 +168,45 @@ class Queue:
         return JobHandle(job_id, queue=self._link)
 
     async def stats(self) -> QueueStats:
-        ready, in_flight, delayed, dead, workers = await self.scripts.call("stats")
+        ready, in_flight, delayed, dead, workers, malformed = await self.scripts.call(
+            "stats"
+        )
         return QueueStats(
             ready=ready,
             delayed=delayed,
             in_flight=in_flight,
             dead=dead,
             workers=workers,
+            malformed=malformed,
         )
 
     async def dead_letters(self, count: int = 100) -> list[JobInfo]:
-        """The oldest ``count`` DEAD jobs, with their history."""
+        """The oldest ``count`` DEAD jobs, with their history. An entry of the
+        dead-letter stream without a readable job behind it is skipped."""
         check_count("count", count, 1)
         entries = await self.client.xrange(self.keys.dead, count=count)
         found = []
         for entry in entries:
-            raw = entry.field_values[b"id"]
-            job_id = raw if isinstance(raw, str) else raw.decode()
+            raw = entry.field_values.get(b"id")
+            if not raw:
+                continue
+            job_id = text(raw)
             fields = await self.client.hgetall(self.keys.job(job_id))
             if fields:
-                found.append(JobInfo.from_fields(job_id, fields))
+                try:
+                    found.append(JobInfo.from_fields(job_id, fields))
+                except JobMalformed:
+                    continue
         return found
+
+    async def malformed(self, count: int = 100) -> list[MalformedEntry]:
+        """The newest ``count`` malformed entries that workers and queues set
+        aside (at most about 10,000 are kept), newest first."""
+        check_count("count", count, 1)
+        entries = await self.client.xrevrange(self.keys.malformed, count=count)
+        return [
+            MalformedEntry.from_entry(e.identifier, e.field_values) for e in entries
+        ]
 
     async def requeue(self, *job_ids: str) -> int:
         """Put DEAD jobs back in the queue with a fresh budget of attempts and

@@ -5,9 +5,14 @@ from __future__ import annotations
 import enum
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
+
+from .._errors import JobMalformed
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
 
 
 class JobStatus(enum.Enum):
@@ -42,14 +47,47 @@ _TERMINAL = frozenset(
 _BY_VALUE = {s.value.encode(): s for s in JobStatus}
 
 
-def status_of(raw: bytes) -> JobStatus:
-    return _BY_VALUE[raw]
+def status_of(raw: bytes) -> JobStatus | None:
+    """The status a record holds; None when it holds no status of ours."""
+    return _BY_VALUE.get(raw)
+
+
+def text(raw: bytes | str) -> str:
+    """Bytes read from Redis as text (invalid UTF-8 replaced, never an error)."""
+    return raw if isinstance(raw, str) else raw.decode(errors="replace")
+
+
+def int_or_none(raw: bytes | None) -> int | None:
+    """An integer read from Redis; None when missing or not an integer."""
+    try:
+        return None if raw is None else int(raw)
+    except ValueError:
+        return None
 
 
 def _time(raw: bytes | None) -> datetime | None:
-    if raw is None:
+    ms = int_or_none(raw)
+    if ms is None:
         return None
-    return datetime.fromtimestamp(int(raw) / 1000, UTC)
+    try:
+        return datetime.fromtimestamp(ms / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+_EPOCH = datetime.fromtimestamp(0, UTC)
+
+
+def _history(raw: bytes | None) -> tuple[dict[str, Any], ...]:
+    if not raw:
+        return ()
+    try:
+        events = json.loads(raw)
+    except ValueError:
+        events = None
+    if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
+        return ({"event": "unreadable history", "raw": text(raw)},)
+    return tuple(events)
 
 
 @attrs.frozen
@@ -76,21 +114,61 @@ class JobInfo:
 
     @classmethod
     def from_fields(cls, job_id: str, fields: dict[bytes, bytes]) -> JobInfo:
-        raw_history = fields.get(b"history")
+        """The record as read from Redis. Raises ``JobMalformed`` when it has no
+        job status; other fields of the wrong kind read as missing (a name as
+        "", a creation time as the epoch, counts as 0)."""
+        status = status_of(fields.get(b"status", b""))
+        if status is None:
+            raise JobMalformed(job_id, f"status is {fields.get(b'status')!r}")
+        name = fields.get(b"name")
+        error = fields.get(b"error")
+        trace = fields.get(b"traceback")
         return cls(
             id=job_id,
-            name=fields[b"name"].decode(),
-            status=status_of(fields[b"status"]),
-            attempts=int(fields.get(b"attempts", 0)),
-            deliveries=int(fields.get(b"deliveries", 0)),
-            created_at=_time(fields[b"created"]),  # type: ignore[arg-type]  # always set
+            name=text(name) if name else "",
+            status=status,
+            attempts=int_or_none(fields.get(b"attempts")) or 0,
+            deliveries=int_or_none(fields.get(b"deliveries")) or 0,
+            created_at=_time(fields.get(b"created")) or _EPOCH,
             started_at=_time(fields.get(b"started")),
             finished_at=_time(fields.get(b"finished")),
-            error=fields[b"error"].decode() if fields.get(b"error") else None,
-            traceback=fields[b"traceback"].decode()
-            if fields.get(b"traceback")
-            else None,
-            history=tuple(json.loads(raw_history)) if raw_history else (),
+            error=text(error) if error else None,
+            traceback=text(trace) if trace else None,
+            history=_history(fields.get(b"history")),
+        )
+
+
+@attrs.frozen
+class MalformedEntry:
+    """An entry of one of a queue's keys that could not be read, set aside by a
+    worker or a queue (``q.malformed()``): what it was and why it was refused."""
+
+    #: When it was set aside (the Redis server's time).
+    at: datetime
+    #: Which of the queue's keys held it: ``stream``, ``delayed`` or ``key`` (a
+    #: dedupe key).
+    source: str
+    #: The full name of that key.
+    key: str
+    reason: str
+    #: The entry's raw contents (invalid UTF-8 replaced).
+    fields: dict[str, Any]
+
+    @classmethod
+    def from_entry(
+        cls, entry_id: bytes | str, fields: Mapping[Any, Any]
+    ) -> MalformedEntry:
+        try:
+            raw = json.loads(fields.get(b"raw", b"{}").decode(errors="replace"))
+        except ValueError:
+            raw = None
+        ms = text(entry_id).partition("-")[0]
+        return cls(
+            at=_time(ms.encode()) or _EPOCH,
+            source=text(fields.get(b"source", b"?")),
+            key=text(fields.get(b"key", b"?")),
+            reason=text(fields.get(b"reason", b"?")),
+            fields=raw if isinstance(raw, dict) else {},
         )
 
 
@@ -108,3 +186,5 @@ class QueueStats:
     dead: int
     #: Workers whose heartbeat is current.
     workers: int
+    #: Malformed entries set aside (``q.malformed()`` lists them).
+    malformed: int = 0

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ from rich.table import Table
 
 from ._connection import connect
 from ._keys import GROUP, QueueKeys
-from ._records import QueueStats
+from ._records import QueueStats, int_or_none, text
 from ._scripts import Scripts
 
 if TYPE_CHECKING:
@@ -56,7 +57,7 @@ async def queue_names(client: coredis.Redis[bytes]) -> list[str]:
 
 async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
     keys = QueueKeys(queue)
-    ready, in_flight, delayed, dead, workers = await Scripts.register(
+    ready, in_flight, delayed, dead, workers, malformed = await Scripts.register(
         client, keys
     ).call("stats")
     finished = int(await client.get(keys.prefix + "finished") or 0)
@@ -69,27 +70,29 @@ async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
         summary = await client.xpending(keys.stream, GROUP)
         consumers = getattr(summary, "consumers", None) or {}
         held = {
-            (c.decode() if isinstance(c, bytes) else str(c)): int(n)
+            text(c) if isinstance(c, (bytes, str)) else str(c): int(n)
             for c, n in consumers.items()
         }
     live = await client.zrange(keys.workers, now_ms, "+inf", sortby=PureToken.BYSCORE)
     for consumer in live:
-        name = consumer.decode()
+        name = text(consumer)
         fields: dict[bytes, Any] = await client.hgetall(keys.worker(name))
+        # (a heartbeat is read as untrusted: what does not parse shows as unknown)
+        beat = int_or_none(fields.get(b"beat"))
         views.append(
             WorkerView(
                 name=name,
-                host=fields.get(b"host", b"?").decode(),
-                pid=fields.get(b"pid", b"?").decode(),
+                host=text(fields.get(b"host", b"?")),
+                pid=text(fields.get(b"pid", b"?")),
                 running=held.get(name, 0),
-                concurrency=int(fields.get(b"concurrency", 0)),
-                beat_age=(now_ms - int(fields.get(b"beat", now_ms))) / 1000,
+                concurrency=int_or_none(fields.get(b"concurrency")) or 0,
+                beat_age=math.nan if beat is None else (now_ms - beat) / 1000,
                 draining=fields.get(b"draining") == b"1",
             )
         )
     return QueueView(
         queue,
-        QueueStats(ready, delayed, in_flight, dead, workers),
+        QueueStats(ready, delayed, in_flight, dead, workers, malformed),
         finished,
         tuple(sorted(views, key=lambda w: w.name)),
         time.monotonic(),
@@ -135,7 +138,8 @@ def render(views: list[QueueView], previous: dict[str, QueueView]) -> Renderable
         for w in view.workers:
             workers.add_row(
                 view.name, w.name, w.host, w.pid, f"{w.running}/{w.concurrency}",
-                f"{w.beat_age:.1f}s", "draining" if w.draining else "running",
+                "?" if math.isnan(w.beat_age) else f"{w.beat_age:.1f}s",
+                "draining" if w.draining else "running",
             )  # fmt: skip
     return Group(queues, workers)
 

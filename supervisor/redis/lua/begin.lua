@@ -6,6 +6,6 @@ local max_deliveries, ttl = tonumber(ARGV[4]), tonumber(ARGV[5])
 local now = now_ms()
 local out = {}
 for i = 6, #ARGV, 2 do
-  begin_into(out, ARGV[i], ARGV[i + 1], consumer, solo, max_deliveries, false, ttl, now)
+  begin_into(out, ARGV[i], ARGV[i + 1], nil, consumer, solo, max_deliveries, false, ttl, now)
 end
 return out

@@ -13,9 +13,13 @@ for i = 2, #ARGV, 7 do
     local dk = P .. 'key:' .. key
     local other = redis.call('GET', dk)
     if other then
-      local status = redis.call('HGET', job_key(other), 'status')
-      if status and not TERMINAL[status] then
+      local status = valid_id(other) and redis.call('HGET', job_key(other), 'status')
+      if STATUSES[status] and not TERMINAL[status] then
         existing = other
+      elseif not status or not STATUSES[status] then
+        -- (a finished job frees its key: one left behind points at nothing)
+        set_aside('key', dk, 'dedupe key ' .. cjson.encode(key) .. ' pointed at ' ..
+          cjson.encode(other) .. ', which is not a job of this queue', {value = other})
       end
     end
     if not existing then

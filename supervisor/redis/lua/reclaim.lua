@@ -16,5 +16,5 @@ if not claimed[1] then
   return {}
 end
 local out = {}
-begin_into(out, entry, job_id_of(claimed[1][2]), consumer, '1', max_deliveries, true, ttl, now_ms())
+begin_into(out, entry, job_id_of(claimed[1][2]), claimed[1][2], consumer, '1', max_deliveries, true, ttl, now_ms())
 return out
