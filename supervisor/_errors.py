@@ -18,7 +18,8 @@ The hierarchy::
     │   ├── JobCancelled              supervisor.redis: a job was cancelled
     │   ├── JobDead                   supervisor.redis: a job could not be run
     │   ├── JobMalformed              supervisor.redis: a job's record cannot be read (also a ValueError)
-    │   └── JobNotFound               supervisor.redis: no such job (also a LookupError)
+    │   ├── JobNotFound               supervisor.redis: no such job (also a LookupError)
+    │   └── RedisUnavailable          supervisor.redis: Redis cannot be reached (also a ConnectionError)
     └── TimeoutError
         └── TaskTimeout               recorded as handle.exception when an attempt's timeout expires
 
@@ -120,6 +121,16 @@ class JobMalformed(SupervisorError, ValueError):
         super().__init__(f"job {job_id} has a malformed record: {reason}")
         self.job_id = job_id
         self.reason = reason
+
+
+class RedisUnavailable(SupervisorError, ConnectionError):
+    """``supervisor.redis`` could not reach Redis at ``url`` (its password
+    hidden) within the time it was given to wait; the error from the client is
+    chained (``__cause__``)."""
+
+    def __init__(self, url: str, cause: str) -> None:
+        super().__init__(f"cannot reach Redis at {url}: {cause}")
+        self.url = url
 
 
 class JobNotFound(SupervisorError, LookupError):

@@ -9,6 +9,7 @@ from .._errors import (
     JobFailed as JobFailed,
     JobMalformed as JobMalformed,
     JobNotFound as JobNotFound,
+    RedisUnavailable as RedisUnavailable,
 )
 from .._spec import Backoff as Backoff
 from .._util import fixup_module_metadata as _fixup_module_metadata

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import contextlib
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+import logging
+import math
+import random
+import ssl
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import TYPE_CHECKING, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import coredis
-from coredis.exceptions import StreamDuplicateConsumerGroupError
+from coredis.exceptions import (
+    AuthenticationError,
+    ConnectionError as CoredisConnectionError,
+    StreamDuplicateConsumerGroupError,
+)
 from coredis.retry import NoRetryPolicy
 
+from .._errors import RedisUnavailable
+from .._logging import one_line
+from .._spec import Backoff
 from ._keys import GROUP
 
 if TYPE_CHECKING:
@@ -18,16 +30,47 @@ if TYPE_CHECKING:
 
     from ._keys import QueueKeys
 
+logger = logging.getLogger("supervisor.redis")
+
 MIN_VERSION = (7, 0)
+#: Between two attempts to reach a Redis that is not there yet.
+WAIT_BACKOFF: Final = Backoff(initial=0.1, maximum=5.0, jitter=0.2)
+#: While it waits, one WARNING line per this many seconds.
+WAIT_LOG_EVERY: Final = 30.0
+#: The longest one attempt to reach Redis may take (s).
+ATTEMPT_BOUND: Final = 10.0
+#: What says that Redis is not there (yet): refused, unreachable, loading its
+#: data, or too slow to answer.
+NOT_THERE: Final = (CoredisConnectionError, OSError, TimeoutError)
 
 
 def check_url(url: object) -> None:
     if not isinstance(url, str):
-        msg = f"url must be a str such as 'redis://127.0.0.1:6379/0', got {url!r}"
+        msg = (
+            f"url must be a str such as 'redis://127.0.0.1:6379/0', "
+            f"got {type(url).__name__}"
+        )
         raise TypeError(msg)
     if not url.startswith(("redis://", "rediss://", "unix://")):
-        msg = f"url must start with redis://, rediss:// or unix://, got {url!r}"
+        msg = f"url must start with redis://, rediss:// or unix://, got {redact(url)!r}"
         raise ValueError(msg)
+
+
+def redact(url: str) -> str:
+    """``url`` as it may be shown: a password in it replaced by ``***`` (also a
+    ``password=`` query parameter)."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    user, at, host = netloc.rpartition("@")
+    if at and ":" in user:
+        netloc = f"{user.partition(':')[0]}:***@{host}"
+    elif at and parts.scheme != "unix":
+        netloc = f"***@{host}"  # redis://secret@host: the password alone
+    query = "&".join(
+        f"{k}=***" if k.lower() == "password" else f"{k}={v}" if eq else k
+        for k, eq, v in (p.partition("=") for p in parts.query.split("&") if p)
+    )
+    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 @asynccontextmanager
@@ -74,6 +117,12 @@ def single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | No
 async def ensure_group(client: coredis.Redis[bytes], keys: QueueKeys) -> None:
     """Create the stream and its consumer group if missing (from the first entry,
     so jobs enqueued before any worker existed are read)."""
+    await check_version(client)
+    with contextlib.suppress(StreamDuplicateConsumerGroupError):
+        await client.xgroup_create(keys.stream, GROUP, "0", mkstream=True)
+
+
+async def check_version(client: coredis.Redis[bytes]) -> None:
     info = await client.info("server")
     raw = info["redis_version"]
     text = raw.decode() if isinstance(raw, bytes) else str(raw)
@@ -81,5 +130,82 @@ async def ensure_group(client: coredis.Redis[bytes], keys: QueueKeys) -> None:
     if version < MIN_VERSION:
         msg = f"supervisor.redis needs Redis >= 7.0 (or Valkey), the server is {text}"
         raise RuntimeError(msg)
-    with contextlib.suppress(StreamDuplicateConsumerGroupError):
-        await client.xgroup_create(keys.stream, GROUP, "0", mkstream=True)
+
+
+@asynccontextmanager
+async def open_client(
+    url: str, keys: QueueKeys | None, *, wait: float | None
+) -> AsyncIterator[coredis.Redis[bytes]]:
+    """A client of ``url`` whose queue ``keys`` has its stream and group (None:
+    a client of no queue in particular, which creates nothing). Redis
+    not there yet (refused, unreachable, loading) is tried again with backoff for
+    up to ``wait`` seconds (None: for ever), with one WARNING line when the wait
+    starts and one per WAIT_LOG_EVERY seconds; then ``RedisUnavailable``. A
+    refused password is not waited for. Cancellation stops the wait."""
+    started = anyio.current_time()
+    deadline = math.inf if wait is None else started + wait
+    next_log = started
+    rng = random.Random()
+    attempt = 0
+    shown = redact(url)
+    while True:
+        stack = AsyncExitStack()
+        try:
+            with anyio.fail_after(ATTEMPT_BOUND):
+                client = await stack.enter_async_context(connect(url))
+                if keys is None:
+                    await check_version(client)
+                else:
+                    await ensure_group(client, keys)
+            break
+        except (AuthenticationError, ssl.SSLError) as exc:  # waiting will not help
+            await _close_quietly(stack)
+            raise RedisUnavailable(shown, one_line(exc)) from exc
+        except NOT_THERE as exc:
+            await _close_quietly(stack)
+            now = anyio.current_time()
+            delay = WAIT_BACKOFF.delay(attempt, rng)
+            attempt += 1
+            if now + delay > deadline:
+                raise RedisUnavailable(shown, one_line(exc)) from exc
+            if now >= next_log:
+                left = (
+                    "" if wait is None else f" (for up to {deadline - now:.0f} s more)"
+                )
+                logger.warning(
+                    "Redis at %s is not there yet (%s); waiting for it%s",
+                    shown,
+                    one_line(exc),
+                    left,
+                )
+                next_log = now + WAIT_LOG_EVERY
+            await anyio.sleep(delay)
+    if attempt:
+        waited = anyio.current_time() - started
+        logger.info("Redis at %s is there after %.1f s", shown, waited)
+    async with stack:
+        yield client
+
+
+async def _close_quietly(stack: AsyncExitStack) -> None:
+    """Close a client that could not reach Redis: its pool may raise the same
+    connection error again, which says nothing new."""
+    with contextlib.suppress(*NOT_THERE):
+        await stack.aclose()
+
+
+async def queue_names(client: coredis.Redis[bytes]) -> list[str]:
+    """The queues that have a stream on this server."""
+    names = set()
+    async for key in client.scan_iter(match="sv:{*}:stream"):
+        text = bytes(key).decode(errors="replace")
+        names.add(text[len("sv:{") : -len("}:stream")])
+    return sorted(names)
+
+
+async def queue_is_new(client: coredis.Redis[bytes], keys: QueueKeys) -> bool:
+    """No job was ever enqueued to the queue on this server (a typo in its name
+    looks like this)."""
+    info = await client.xinfo_stream(keys.stream)
+    added = info.get("entries-added", 0)
+    return not added and not await client.zcard(keys.delayed)

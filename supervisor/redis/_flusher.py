@@ -35,9 +35,11 @@ async def store_waiting(state: WorkerState) -> None:
         del outcomes.waiting[: len(batch)]
         # No checkpoint from here: the slots the batch frees and the jobs that
         # fill them change hands at once, so the fetcher never sees extra room.
-        for (job, _, _, _), ok in zip(batch, reply, strict=False):
+        for (job, kind, _, _), ok in zip(batch, reply, strict=False):
             if not ok:
                 state.fenced += 1
+            elif kind == "back":
+                state.handed_back += 1
             state.inflight.remove(job)
         if refill:
             start_all(state, reply[len(batch) + 1 :])

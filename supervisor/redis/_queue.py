@@ -14,7 +14,7 @@ import anyio
 from .._checks import check_count, check_seconds
 from .._errors import JobMalformed
 from ._codec import Codec, JsonCodec, check_codec, encode_arguments
-from ._connection import check_url, connect, ensure_group
+from ._connection import check_url, open_client
 from ._job_handle import JobHandle
 from ._keys import QueueKeys, check_queue_name
 from ._queue_link import QueueLink
@@ -229,17 +229,20 @@ async def open_queue(
     *,
     codec: Codec | None = None,
     result_ttl: float = DEFAULT_RESULT_TTL,
+    wait_for_redis: float | None = 0,
 ) -> AsyncIterator[Queue]:
     """Connect to a queue to enqueue jobs and follow them. ``codec`` must be the
     workers' (JSON by default). ``result_ttl`` is how long a job that ``cancel()``
-    ends here stays readable (workers keep results for their own ``result_ttl``)."""
+    ends here stays readable (workers keep results for their own ``result_ttl``).
+    ``wait_for_redis``: seconds to wait for a Redis that is not there yet (None:
+    for ever), else ``RedisUnavailable``."""
     check_url(url)
     check_queue_name(queue)
     check_codec(JsonCodec() if codec is None else codec)
     check_seconds("result_ttl", result_ttl, zero_ok=False, none_ok=False)
+    check_seconds("wait_for_redis", wait_for_redis, zero_ok=True)
     keys = QueueKeys(queue)
-    async with connect(url) as client:
-        await ensure_group(client, keys)
+    async with open_client(url, keys, wait=wait_for_redis) as client:
         async with anyio.create_task_group() as tg:
             q = Queue(
                 QueueLink(

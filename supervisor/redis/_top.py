@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from typing import TYPE_CHECKING, Any
@@ -14,8 +15,15 @@ from rich.console import Group
 from rich.live import Live
 from rich.table import Table
 
-from ._connection import connect
-from ._keys import GROUP, QueueKeys
+from ._cli_options import (
+    EXIT_OK,
+    add_connection_options,
+    configure_logging,
+    positive_seconds,
+    run_command,
+)
+from ._connection import open_client, queue_names
+from ._keys import GROUP, QueueKeys, check_queue_name
 from ._records import QueueStats, int_or_none, text
 from ._scripts import Scripts
 
@@ -44,15 +52,6 @@ class QueueView:
     finished: int
     workers: tuple[WorkerView, ...]
     at: float
-
-
-async def queue_names(client: coredis.Redis[bytes]) -> list[str]:
-    """The queues that have a stream on this server."""
-    names = set()
-    async for key in client.scan_iter(match="sv:{*}:stream"):
-        text = bytes(key).decode()
-        names.add(text[len("sv:{") : -len("}:stream")])
-    return sorted(names)
 
 
 async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
@@ -144,37 +143,86 @@ def render(views: list[QueueView], previous: dict[str, QueueView]) -> Renderable
     return Group(queues, workers)
 
 
+PROG = "python -m supervisor top"
+
+
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "top", help="a live view of Redis queues and their workers (redis + console)"
+        "top",
+        help="a live view of Redis queues and their workers (redis + console)",
+        description=(
+            "A live view of Redis queues (ready, delayed, in flight, dead, set "
+            "aside, jobs done per second) and their workers (live, late or lost, "
+            "with the jobs a lost one holds and when they are reclaimed). Exit "
+            "codes: 0 done, 1 an error (Redis not reachable, no such queue), 2 a "
+            "usage error."
+        ),
     )
-    parser.add_argument("--url", default="redis://127.0.0.1:6379/0")
-    parser.add_argument("--queue", action="append", help="a queue (default: all)")
-    parser.add_argument("--interval", type=float, default=1.0, metavar="SECONDS")
-    parser.add_argument("--once", action="store_true", help="print one view and exit")
+    parser.add_argument(
+        "--queue",
+        action="append",
+        metavar="QUEUE",
+        help="a queue to show; repeat for more (default: every queue on the server)",
+    )
+    add_connection_options(parser, wait="0", log_level="WARNING")
+    parser.add_argument(
+        "--interval",
+        type=positive_seconds,
+        default=1.0,
+        metavar="SECONDS",
+        help=(
+            "between two views, and between the two samples of --once that give "
+            "its rates (default: 1)"
+        ),
+    )
+    parser.add_argument(
+        "--once",
+        action="store_true",
+        help="print one view, its rates from two samples --interval apart, and exit",
+    )
+
+
+async def _check_queues(client: coredis.Redis[bytes], names: list[str]) -> None:
+    for name in names:
+        check_queue_name(name)
+        if not await client.exists([QueueKeys(name).stream]):
+            known = await queue_names(client)
+            msg = (
+                f"queue {name!r} has no keys on this Redis "
+                f"(queues here: {', '.join(map(repr, known)) or 'none'})"
+            )
+            raise ValueError(msg)
 
 
 async def top(args: argparse.Namespace) -> None:
-    async with connect(args.url) as client:
-        previous: dict[str, QueueView] = {}
+    async with open_client(args.url, None, wait=args.wait_for_redis) as client:
+        if args.queue:
+            await _check_queues(client, args.queue)
+
+        async def views() -> list[QueueView]:
+            names = args.queue or await queue_names(client)
+            return [await look(client, q) for q in names]
+
         if args.once:
-            views = [
-                await look(client, q) for q in args.queue or await queue_names(client)
-            ]
-            Live(render(views, previous)).console.print(render(views, previous))
+            first = {v.name: v for v in await views()}
+            await anyio.sleep(args.interval)
+            view = render(await views(), first)
+            Live(view).console.print(view)
             return
+        previous: dict[str, QueueView] = {}
         with Live(render([], previous), auto_refresh=False) as live:
             while True:
-                names = args.queue or await queue_names(client)
-                views = [await look(client, q) for q in names]
-                live.update(render(views, previous), refresh=True)
-                previous = {v.name: v for v in views}
+                now = await views()
+                live.update(render(now, previous), refresh=True)
+                previous = {v.name: v for v in now}
                 await anyio.sleep(args.interval)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        anyio.run(top, args)
-    except KeyboardInterrupt:
-        return 0
-    return 0
+    def body() -> int:
+        configure_logging(args.log_level)
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C ends the live view
+            anyio.run(top, args)
+        return EXIT_OK
+
+    return run_command(PROG, body)

@@ -42,7 +42,7 @@ from .._open import open_supervisor
 from .._spec import Backoff, Restart
 from ._cancel_listener import cancel_listener
 from ._codec import Codec, JsonCodec, check_codec
-from ._connection import check_url, connect, ensure_group
+from ._connection import check_url, open_client, queue_is_new, queue_names, redact
 from ._fetcher import fetcher
 from ._flusher import flusher, store_waiting
 from ._heartbeat import heartbeat
@@ -86,6 +86,9 @@ class WorkerStatistics:
     #: Jobs it holds now: running, or finished with the outcome not stored yet.
     holding: int
     concurrency: int
+    #: Jobs it handed back unrun or cut short by its drain or stop (no attempt
+    #: counted), their hand-back stored.
+    handed_back: int = 0
 
 
 @final
@@ -114,6 +117,12 @@ class Worker:
     def draining(self) -> bool:
         return self._state.draining.is_set()
 
+    @property
+    def stopped_at_once(self) -> bool:
+        """It was stopped at once (a second signal, an error or a cancelled scope
+        around the block) rather than drained; read after the block."""
+        return self._state.stopped_at_once
+
     def statistics(self) -> WorkerStatistics:
         state = self._state
         return WorkerStatistics(
@@ -122,6 +131,7 @@ class Worker:
             fenced=state.fenced,
             holding=len(state.inflight.jobs),
             concurrency=state.concurrency,
+            handed_back=state.handed_back,
         )
 
     def drain(self) -> None:
@@ -177,12 +187,15 @@ async def open_worker(
     name: str | None = None,
     shutdown_on: Iterable[int] = (),
     seed: int | None = None,
+    wait_for_redis: float | None = None,
 ) -> AsyncIterator[Worker]:
     """Run jobs of ``queue`` from ``registry`` while the block runs; drain when it
     exits. ``lease``: seconds a job stays this worker's without a renewal (renewed
     three times per lease while it runs); ``max_deliveries``: deaths of a worker
     running the job alone before it is DEAD. ``shutdown_on``: signals that start
-    the drain and cancel the block's body (a second one stops at once)."""
+    the drain and cancel the block's body (a second one stops at once).
+    ``wait_for_redis``: seconds to wait for a Redis that is not there yet (None,
+    the default: for ever), else ``RedisUnavailable``."""
     check_url(url)
     check_queue_name(queue)
     check_type("registry", registry, JobRegistry, "a JobRegistry")
@@ -202,11 +215,12 @@ async def open_worker(
     check_codec(JsonCodec() if codec is None else codec)
     check_name("name", name, none_ok=True)
     signals = check_signals(shutdown_on)
+    check_seconds("wait_for_redis", wait_for_redis, zero_ok=True)
     consumer = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
     keys = QueueKeys(queue)
-    async with connect(url) as client:
-        await ensure_group(client, keys)
+    async with open_client(url, keys, wait=wait_for_redis) as client:
         await _check_name_is_free(client, keys, consumer)
+        await _announce(client, keys, consumer, url, concurrency)
         with anyio.CancelScope() as everything:
             state = WorkerState(
                 client=client,
@@ -270,6 +284,32 @@ async def open_worker(
                 raise
 
 
+async def _announce(
+    client: coredis.Redis[bytes],
+    keys: QueueKeys,
+    consumer: str,
+    url: str,
+    concurrency: int,
+) -> None:
+    """Say which queue it serves, and warn when no job was ever enqueued there."""
+    logger.info(
+        "worker %s serves queue %r at %s (concurrency %d)",
+        consumer,
+        keys.queue,
+        redact(url),
+        concurrency,
+    )
+    if await queue_is_new(client, keys):
+        others = [q for q in await queue_names(client) if q != keys.queue]
+        logger.warning(
+            "worker %s: queue %r has never had a job on this Redis (a typo?); "
+            "queues here: %s",
+            consumer,
+            keys.queue,
+            ", ".join(map(repr, others[:10])) or "none",
+        )
+
+
 async def _check_name_is_free(
     client: coredis.Redis[bytes], keys: QueueKeys, consumer: str
 ) -> None:
@@ -298,6 +338,9 @@ async def _leave(state: WorkerState, *, at_once: bool) -> None:
     and bounded by HAND_BACK_BOUND; else by STORE_BOUND. What it cannot store in
     time is reclaimed after the lease, as after a kill."""
     bound = HAND_BACK_BOUND if at_once else STORE_BOUND
+    state.stopped_at_once = at_once
+    # Shielded when stopped at once, since the worker is being cancelled; bounded
+    # by HAND_BACK_BOUND then (the deadline below).
     with anyio.CancelScope(shield=at_once) as scope:
         scope.deadline = anyio.current_time() + bound
         try:
@@ -307,3 +350,14 @@ async def _leave(state: WorkerState, *, at_once: bool) -> None:
             logger.warning(
                 "worker %s: could not hand jobs back and leave: %s", state.consumer, exc
             )
+    left = len(state.inflight.jobs)
+    logger.log(
+        logging.WARNING if at_once or left else logging.INFO,
+        "worker %s: %s: %d jobs handed back (no attempt counted), %d left to be "
+        "reclaimed when their lease expires (%g s)",
+        state.consumer,
+        "stopped at once" if at_once else "drained",
+        state.handed_back,
+        left,
+        state.lease_ms / 1000,
+    )

@@ -134,6 +134,10 @@ class WorkerState:
     started: int = attrs.field(default=0, init=False)
     reclaimed: int = attrs.field(default=0, init=False)
     fenced: int = attrs.field(default=0, init=False)
+    #: Jobs handed back unrun or cut short, stored (no attempt counted).
+    handed_back: int = attrs.field(default=0, init=False)
+    #: Stopped at once (a second signal, an error, a cancelled scope).
+    stopped_at_once: bool = attrs.field(default=False, init=False)
 
     def __attrs_post_init__(self) -> None:
         self.inflight = InFlight(self.concurrency)

@@ -75,25 +75,32 @@ class Fleet:
         backend: str = "trio",
         name: str | None = None,
         ready: bool = True,
+        log: Path | None = None,
     ) -> WorkerProcess:
-        process = subprocess.Popen(
-            [
-                sys.executable, "-m", "supervisor", "worker", "tests.redis.jobs:registry",
-                "--url", self.url,
-                "--queue", self.queue,
-                "--concurrency", str(concurrency),
-                "--lease", str(lease),
-                "--drain-timeout", str(drain_timeout),
-                "--max-deliveries", str(max_deliveries),
-                "--backend", backend,
-                *(["--name", name] if name else []),
-            ],
-            cwd=ROOT,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )  # fmt: skip
+        """``log``: a file for the worker's stderr (its log), else discarded."""
+        err = None if log is None else log.open("a")
+        try:
+            process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "supervisor", "worker", "tests.redis.jobs:registry",
+                    "--url", self.url,
+                    "--queue", self.queue,
+                    "--concurrency", str(concurrency),
+                    "--lease", str(lease),
+                    "--drain-timeout", str(drain_timeout),
+                    "--max-deliveries", str(max_deliveries),
+                    "--backend", backend,
+                    *(["--name", name] if name else []),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL if err is None else err,
+                text=True,
+            )  # fmt: skip
+        finally:
+            if err is not None:
+                err.close()  # (the worker has its own copy)
         worker = WorkerProcess(process, name)
         self.workers.append(worker)
         if ready:

@@ -29,6 +29,7 @@ EXPECTED = [
     "MsgspecCodec",
     "Queue",
     "QueueStats",
+    "RedisUnavailable",
     "Worker",
     "WorkerStatistics",
     "open_queue",

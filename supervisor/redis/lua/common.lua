@@ -167,7 +167,7 @@ local function begin_one(entry, id, fields, consumer, solo, max_deliveries, recl
   local f = redis.call('HMGET', jk, 'status', 'name', 'args', 'attempts',
     'deliveries', 'solo', 'cancel', 'entry', 'trace')
   local status = f[1]
-  if not status then
+  if not status and redis.call('EXISTS', jk) == 0 then
     return aside_entry(entry, id, fields, 'no record of job ' .. id .. ' (it is gone)')
   end
   if TERMINAL[status] then
