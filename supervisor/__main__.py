@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import trio
 
@@ -15,6 +15,13 @@ from ._version import __version__
 if TYPE_CHECKING:
     from collections.abc import Callable
     from types import ModuleType
+
+
+class _Parser(argparse.ArgumentParser):
+    """A usage error is one line on stderr (``--help`` shows the usage), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
 def _load_worker() -> ModuleType:
@@ -30,7 +37,7 @@ def _load_top() -> ModuleType:
 
 
 def _optional(
-    sub: argparse._SubParsersAction[argparse.ArgumentParser],
+    sub: argparse._SubParsersAction[_Parser],
     name: str,
     extras: str,
     load: Callable[[], ModuleType],
@@ -66,7 +73,7 @@ def main(argv: list[str] | None = None, prog: str = "python -m supervisor") -> i
         return 2
     from ._demo import demo  # (imports the whole library: after the check)
 
-    parser = argparse.ArgumentParser(prog=prog)
+    parser = _Parser(prog=prog)
     parser.add_argument(
         "--version", action="version", version=f"trio-supervisor {__version__}"
     )

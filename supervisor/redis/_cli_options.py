@@ -10,11 +10,14 @@ by a second signal (its jobs cancelled and handed back).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import logging
 import math
 import os
 import sys
 from typing import TYPE_CHECKING, Final
+
+import trio
 
 from .._errors import RedisUnavailable
 from ._connection import redact, single_error
@@ -117,7 +120,8 @@ def run_command(prog: str, body: Callable[[], int]) -> int:
         try:
             return body()
         except BaseExceptionGroup as group:
-            single = single_error(group)
+            # (outside any event loop: both backends' cancellations)
+            single = single_error(group, (trio.Cancelled, asyncio.CancelledError))
             if single is None:
                 raise
             raise single from None

@@ -99,10 +99,16 @@ async def connect(url: str) -> AsyncIterator[coredis.Redis[bytes]]:
             del escaped
 
 
-def single_error(group: BaseExceptionGroup[BaseException]) -> BaseException | None:
-    """The one exception (not a cancellation) that a nest of groups holds, or
-    None when it holds several, or only cancellations."""
-    _, rest = group.split(anyio.get_cancelled_exc_class())
+def single_error(
+    group: BaseExceptionGroup[BaseException],
+    cancelled: type[BaseException] | tuple[type[BaseException], ...] | None = None,
+) -> BaseException | None:
+    """The one exception (not a cancellation: ``cancelled``, by default the
+    running backend's) that a nest of groups holds, or None when it holds
+    several, or only cancellations."""
+    if cancelled is None:
+        cancelled = anyio.get_cancelled_exc_class()
+    _, rest = group.split(cancelled)
     leaves: list[BaseException] = []
     stack: list[BaseException] = [] if rest is None else [rest]
     while stack:
@@ -142,6 +148,7 @@ async def open_client(
     up to ``wait`` seconds (None: for ever), with one WARNING line when the wait
     starts and one per WAIT_LOG_EVERY seconds; then ``RedisUnavailable``. A
     refused password is not waited for. Cancellation stops the wait."""
+    check_url(url)
     started = anyio.current_time()
     deadline = math.inf if wait is None else started + wait
     next_log = started
@@ -151,8 +158,9 @@ async def open_client(
     while True:
         stack = AsyncExitStack()
         try:
+            # (not inside the deadline's scope: the client's own scopes outlive it)
+            client = await stack.enter_async_context(connect(url))
             with anyio.fail_after(ATTEMPT_BOUND):
-                client = await stack.enter_async_context(connect(url))
                 if keys is None:
                     await check_version(client)
                 else:
@@ -164,13 +172,14 @@ async def open_client(
         except NOT_THERE as exc:
             await _close_quietly(stack)
             now = anyio.current_time()
-            delay = WAIT_BACKOFF.delay(attempt, rng)
-            attempt += 1
-            if now + delay > deadline:
+            if now >= deadline:
                 raise RedisUnavailable(shown, one_line(exc)) from exc
+            # (the last attempt is made at the deadline)
+            delay = min(WAIT_BACKOFF.delay(attempt, rng), deadline - now)
+            attempt += 1
             if now >= next_log:
                 left = (
-                    "" if wait is None else f" (for up to {deadline - now:.0f} s more)"
+                    "" if wait is None else f" (for up to {deadline - now:.3g} s more)"
                 )
                 logger.warning(
                     "Redis at %s is not there yet (%s); waiting for it%s",

@@ -155,8 +155,10 @@ async def _on_signals(
     worker: Worker,
     body: anyio.CancelScope,
     everything: anyio.CancelScope,
+    listening: anyio.Event,
 ) -> None:
     with anyio.open_signal_receiver(*signals) as received:
+        listening.set()
         count = 0
         async for sig in received:
             count += 1
@@ -271,8 +273,11 @@ async def open_worker(
                                     worker,
                                     body_scope,
                                     everything,
+                                    listening := anyio.Event(),
                                     name="signals",
                                 )
+                                # The block runs with its signals handled.
+                                await listening.wait()
                             yield worker
                         await _drain(state, jobs, drain_timeout)
                         parts.cancel()

@@ -42,6 +42,7 @@ async def test_a_stream_entry_without_a_job_id_is_set_aside(
     nil value)"), and the fetcher was restarted forever: no job behind it ran."""
     async with open_queue(url, queue) as q:
         entry = await q.client.xadd(q.keys.stream, {"foo": "bar"})
+        assert entry is not None
         await _run_one_real_job(url, queue, q)
         aside = await q.malformed()
         assert len(aside) == 1
@@ -102,7 +103,9 @@ async def _is_idle(q: Queue) -> bool:
         pytest.param({"status": "zzz"}, 'status="zzz"', id="unknown status"),
         pytest.param({"name": ""}, "no job name", id="no name"),
         pytest.param({"attempts": "many"}, "attempts is not a number", id="attempts"),
-        pytest.param({"deliveries": "x"}, "deliveries is not a number", id="deliveries"),
+        pytest.param(
+            {"deliveries": "x"}, "deliveries is not a number", id="deliveries"
+        ),
     ],
 )
 async def test_a_job_record_of_the_wrong_kind_ends_dead_with_its_reason(
@@ -146,7 +149,7 @@ async def test_an_unreadable_history_is_kept_as_an_event(url: str, queue: str) -
 
 
 async def _status_is(h: object, status: JobStatus) -> bool:
-    return await h.status() is status  # type: ignore[attr-defined, no-any-return]
+    return await h.status() is status  # type: ignore[attr-defined]
 
 
 async def test_a_delayed_member_without_a_job_is_set_aside(

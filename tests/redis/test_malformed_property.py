@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -36,6 +37,7 @@ from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 from supervisor.redis import JobStatus, open_queue
 
 from .fleet import Fleet
+from .helpers import status_is, wait_until
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -63,6 +65,8 @@ _foreign_fields = st.dictionaries(
     min_size=1,
     max_size=4,
 )
+_STATUSES = frozenset({"queued", "delayed", "running", "retrying", "succeeded",
+                       "failed", "dead", "cancelled"})  # fmt: skip
 #: A record a stream entry points at, with at least one field broken.
 _BROKEN = {
     "status": st.one_of(st.none(), _text.filter(lambda t: t not in _STATUSES)),
@@ -71,8 +75,6 @@ _BROKEN = {
     "attempts": st.one_of(st.none(), _text.filter(lambda t: not _is_number(t))),
     "deliveries": st.one_of(st.none(), _text.filter(lambda t: not _is_number(t))),
 }
-_STATUSES = {"queued", "delayed", "running", "retrying", "succeeded", "failed",
-             "dead", "cancelled"}  # fmt: skip
 
 
 def _is_number(t: str) -> bool:
@@ -166,11 +168,10 @@ async def _one_run(url: str, queue: str, plan: list[tuple[str, Any]]) -> None:
             _count(kind)
             if kind == "job":
                 real.append((await q.enqueue("add", value, 1), value + 1))
-            elif kind == "entry":
-                entry = await q.client.xadd(q.keys.stream, value)
-                expect_aside.append(("stream", f"entry {entry.decode()}:"))
-            elif kind == "bad id":
-                entry = await q.client.xadd(q.keys.stream, {"id": value or b"\xff"})
+            elif kind in ("entry", "bad id"):
+                fields = value if kind == "entry" else {"id": value or b"\xff"}
+                entry = await q.client.xadd(q.keys.stream, fields)
+                assert entry is not None
                 expect_aside.append(("stream", f"entry {entry.decode()}:"))
             elif kind == "record":
                 job_id = f"bad-{uuid.uuid4().hex}"
@@ -197,13 +198,9 @@ async def _one_run(url: str, queue: str, plan: list[tuple[str, Any]]) -> None:
             for handle, result in real:
                 assert await handle.result() == result
             for job_id in expect_dead:
-                while await q.job(job_id).status() is not JobStatus.DEAD:
-                    await anyio.sleep(0.01)
-            while True:
-                stats = await q.stats()
-                if stats.ready == stats.in_flight == stats.delayed == 0:
-                    break
-                await anyio.sleep(0.01)
+                dead = q.job(job_id)
+                await wait_until(partial(status_is, dead, JobStatus.DEAD))
+            await wait_until(lambda: _settled(q))
         for job_id in expect_dead:
             info = await q.job(job_id).info()
             assert info.error, job_id  # the reason
@@ -217,6 +214,11 @@ async def _one_run(url: str, queue: str, plan: list[tuple[str, Any]]) -> None:
         _count("dead", len(expect_dead))
         await q.dead_letters(1000)
         await _top_reads(q, queue)
+
+
+async def _settled(q: Queue) -> bool:
+    stats = await q.stats()
+    return stats.ready == stats.in_flight == stats.delayed == 0
 
 
 async def _top_reads(q: Queue, queue: str) -> None:

@@ -12,8 +12,8 @@ pytest.importorskip("rich")
 from rich.console import Console
 
 from supervisor.redis import Queue, open_queue, open_worker
-from supervisor.redis._connection import connect
-from supervisor.redis._top import look, queue_names, render
+from supervisor.redis._connection import connect, queue_names
+from supervisor.redis._top import look, render
 
 from . import jobs
 from .fleet import ROOT

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import signal
 import time
+from typing import TYPE_CHECKING
 
 import anyio
 import pytest
@@ -13,6 +14,9 @@ from supervisor.redis import JobStatus, Queue, QueueStats, open_queue
 
 from .fleet import Fleet, WorkerProcess
 from .helpers import all_status, status_is, wait_until
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 pytestmark = [pytest.mark.anyio, pytest.mark.slow]
 
@@ -62,19 +66,27 @@ async def test_sigterm_hands_back_a_job_past_the_drain_timeout(
 
 
 async def test_a_second_signal_stops_at_once_and_loses_nothing(
-    url: str, queue: str
+    url: str, queue: str, tmp_path: Path
 ) -> None:
-    """SIGTERM drains (60 s allowed); SIGINT then stops at once, exit 0; the job,
-    still leased to the stopped worker, is reclaimed by the next one."""
+    """SIGTERM drains (60 s allowed); SIGINT then stops at once: exit code 3, a
+    log line that counts the job handed back; the next worker runs it."""
     async with open_queue(url, queue) as q:
         h = await q.enqueue("hold", queue, 60)
         with Fleet(url, queue) as fleet:
-            worker = fleet.start(drain_timeout=60, lease=1)
+            log = tmp_path / "worker.log"
+            worker = fleet.start(drain_timeout=60, lease=1, log=log)
             await wait_until(lambda: status_is(h, JobStatus.RUNNING))
             worker.signal(signal.SIGTERM)
             await wait_until(lambda: _draining(q))
             worker.signal(signal.SIGINT)
-            assert await _exits(worker, 5) == 0
+            assert await _exits(worker, 5) == 3
+            text = log.read_text()
+            assert "SIGINT again: stopping now" in text
+            assert (
+                "stopped at once: 1 jobs handed back (no attempt counted), 0 left to "
+                "be reclaimed when their lease expires (1 s)"
+            ) in text
+            assert "Traceback" not in text
             await q.client.hset(q.keys.job(h.id), {"args": f'["{queue}", 0]'.encode()})
             fleet.start(lease=1)
             assert await h.result(timeout=15) == queue
