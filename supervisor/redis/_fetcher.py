@@ -4,17 +4,21 @@ run alone, so that a job that kills its worker is the one charged for it)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+import logging
+from typing import TYPE_CHECKING, Any, Final
 
 import anyio
 
 from ._job_runs import end_run, start_all
 from ._keys import GROUP
 from ._outcome import Ending
+from ._records import text
 from ._worker_state import LocalJob
 
 if TYPE_CHECKING:
     from ._worker_state import WorkerState
+
+logger = logging.getLogger("supervisor.redis")
 
 #: The longest a fetch blocks, and how often expired leases are looked for (s).
 POLL: Final = 0.5
@@ -56,9 +60,32 @@ async def _reclaim(state: WorkerState) -> bool:
     if reply is None:
         return False
     state.reclaimed += 1
-    start_all(state, reply)
+    source, idle_ms, *jobs = reply
+    _log_reclaim(state, text(source), idle_ms, jobs)
+    start_all(state, jobs)
     await state.inflight.wait_empty()
     return True
+
+
+def _log_reclaim(
+    state: WorkerState, source: str, idle_ms: int, jobs: list[Any]
+) -> None:
+    """One WARNING per job taken over from a worker whose lease expired."""
+    what = (
+        f"job {text(jobs[1])} ({text(jobs[2])})"
+        if len(jobs) == 6 and jobs[4] > 0
+        else "an entry"  # it must not run: DEAD or set aside (logged as such)
+    )
+    logger.warning(
+        "worker %s: reclaimed %s from worker %s after %.1f s without a renewal "
+        "(lease %g s): it runs here alone",
+        state.consumer,
+        what,
+        source,
+        idle_ms / 1000,
+        state.lease_ms / 1000,
+        extra={"queue": state.keys.queue, "worker": state.consumer},
+    )
 
 
 def _hand_back(state: WorkerState, entries: list[tuple[bytes, bytes]]) -> None:

@@ -35,6 +35,8 @@ async def heartbeat(state: WorkerState) -> None:
             os.getpid(),
             "concurrency",
             state.concurrency,
+            "lease",
+            state.lease_ms,
             "draining",
             int(state.draining.is_set()),
         )

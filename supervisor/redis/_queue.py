@@ -18,7 +18,7 @@ from ._connection import check_url, open_client
 from ._job_handle import JobHandle
 from ._keys import QueueKeys, check_queue_name
 from ._queue_link import QueueLink
-from ._records import JobInfo, MalformedEntry, QueueStats, text
+from ._records import JobInfo, MalformedEntry, QueueStats, queue_stats, text
 from ._registry import check_job_name
 from ._result_waiters import ResultWaiters
 from ._scripts import Scripts
@@ -168,17 +168,7 @@ class Queue:
         return JobHandle(job_id, queue=self._link)
 
     async def stats(self) -> QueueStats:
-        ready, in_flight, delayed, dead, workers, malformed = await self.scripts.call(
-            "stats"
-        )
-        return QueueStats(
-            ready=ready,
-            delayed=delayed,
-            in_flight=in_flight,
-            dead=dead,
-            workers=workers,
-            malformed=malformed,
-        )
+        return queue_stats(await self.scripts.call("stats"))
 
     async def dead_letters(self, count: int = 100) -> list[JobInfo]:
         """The oldest ``count`` DEAD jobs, with their history. An entry of the

@@ -172,6 +172,20 @@ class MalformedEntry:
         )
 
 
+def queue_stats(reply: list[int]) -> QueueStats:
+    """The stats script's reply (``lua/stats.lua``) as QueueStats."""
+    ready, in_flight, delayed, dead, workers, malformed, lost = reply
+    return QueueStats(
+        ready=ready,
+        delayed=delayed,
+        in_flight=in_flight,
+        dead=dead,
+        workers=workers,
+        malformed=malformed,
+        lost=lost,
+    )
+
+
 @attrs.frozen
 class QueueStats:
     """Counts of one queue, read in one atomic step."""
@@ -188,3 +202,6 @@ class QueueStats:
     workers: int
     #: Malformed entries set aside (``q.malformed()`` lists them).
     malformed: int = 0
+    #: Lost workers: no heartbeat within three beats, yet holding jobs (which
+    #: live workers reclaim once their leases expire).
+    lost: int = 0

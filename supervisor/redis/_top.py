@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import attrs
 from coredis import PureToken
-from rich.console import Group
+from rich.console import Console, Group
 from rich.live import Live
 from rich.table import Table
 
@@ -24,7 +24,7 @@ from ._cli_options import (
 )
 from ._connection import open_client, queue_names
 from ._keys import GROUP, QueueKeys, check_queue_name
-from ._records import QueueStats, int_or_none, text
+from ._records import QueueStats, int_or_none, queue_stats, text
 from ._scripts import Scripts
 
 if TYPE_CHECKING:
@@ -41,8 +41,16 @@ class WorkerView:
     pid: str
     running: int
     concurrency: int
+    #: Seconds since its last heartbeat; NaN when unknown (a lost worker's
+    #: heartbeat record expires).
     beat_age: float
     draining: bool
+    #: No heartbeat within its lease, and it still holds jobs: they wait for
+    #: their leases to expire, then live workers reclaim them.
+    lost: bool = False
+    #: A lost worker's: seconds until the first of its jobs can be reclaimed (0:
+    #: now, once a live worker looks); NaN when no live worker says its lease.
+    reclaim_in: float = math.nan
 
 
 @attrs.frozen
@@ -54,18 +62,22 @@ class QueueView:
     at: float
 
 
+#: The width of --once's output when it does not go to a terminal.
+_PIPE_WIDTH = 1000
+#: Pending entries read per lost worker to find when its first job is reclaimed.
+_LOST_SAMPLE = 100
+
+
 async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
     keys = QueueKeys(queue)
-    ready, in_flight, delayed, dead, workers, malformed = await Scripts.register(
-        client, keys
-    ).call("stats")
-    finished = int(await client.get(keys.prefix + "finished") or 0)
+    stats = queue_stats(await Scripts.register(client, keys).call("stats"))
+    finished = int_or_none(await client.get(keys.prefix + "finished")) or 0
     now_ms = (await client.time()).timestamp() * 1000
     views = []
     # Held jobs per consumer, from the pending list itself: exact now, where the
     # worker's heartbeat would be up to a beat old.
     held: dict[str, int] = {}
-    if in_flight:
+    if stats.in_flight:
         summary = await client.xpending(keys.stream, GROUP)
         consumers = getattr(summary, "consumers", None) or {}
         held = {
@@ -73,29 +85,70 @@ async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
             for c, n in consumers.items()
         }
     live = await client.zrange(keys.workers, now_ms, "+inf", sortby=PureToken.BYSCORE)
+    leases = []
     for consumer in live:
         name = text(consumer)
         fields: dict[bytes, Any] = await client.hgetall(keys.worker(name))
         # (a heartbeat is read as untrusted: what does not parse shows as unknown)
         beat = int_or_none(fields.get(b"beat"))
+        lease = int_or_none(fields.get(b"lease"))
+        if lease is not None and lease > 0:
+            leases.append(lease)
         views.append(
             WorkerView(
                 name=name,
                 host=text(fields.get(b"host", b"?")),
                 pid=text(fields.get(b"pid", b"?")),
-                running=held.get(name, 0),
+                running=held.pop(name, 0),
                 concurrency=int_or_none(fields.get(b"concurrency")) or 0,
-                beat_age=math.nan if beat is None else (now_ms - beat) / 1000,
+                beat_age=math.nan if beat is None else max(0, now_ms - beat) / 1000,
                 draining=fields.get(b"draining") == b"1",
             )
         )
+    for name, count in held.items():  # what is left holds jobs without a heartbeat
+        views.append(await _lost(client, keys, name, count, min(leases, default=None)))
     return QueueView(
         queue,
-        QueueStats(ready, delayed, in_flight, dead, workers, malformed),
+        stats,
         finished,
-        tuple(sorted(views, key=lambda w: w.name)),
+        tuple(sorted(views, key=lambda w: (w.lost, w.name))),
         time.monotonic(),
     )
+
+
+async def _lost(
+    client: coredis.Redis[bytes],
+    keys: QueueKeys,
+    name: str,
+    count: int,
+    lease_ms: int | None,
+) -> WorkerView:
+    """A worker that holds ``count`` jobs without a heartbeat; ``lease_ms``: the
+    shortest lease among the live workers, which reclaim its jobs."""
+    entries = await client.xpending(
+        keys.stream, GROUP, start="-", end="+", count=_LOST_SAMPLE, consumer=name
+    )
+    idle = max((int(getattr(e, "idle", 0)) for e in entries), default=0)
+    fields: dict[bytes, Any] = await client.hgetall(keys.worker(name))
+    return WorkerView(
+        name=name,
+        host=text(fields.get(b"host", b"?")),
+        pid=text(fields.get(b"pid", b"?")),
+        running=count,
+        concurrency=int_or_none(fields.get(b"concurrency")) or 0,
+        beat_age=math.nan,
+        draining=False,
+        lost=True,
+        reclaim_in=math.nan if lease_ms is None else max(0, lease_ms - idle) / 1000,
+    )
+
+
+def _state(w: WorkerView) -> str:
+    if not w.lost:
+        return "draining" if w.draining else "running"
+    if math.isnan(w.reclaim_in):
+        return "lost: its jobs wait for a live worker"
+    return f"lost: its jobs are reclaimed in {w.reclaim_in:.1f}s"
 
 
 def render(views: list[QueueView], previous: dict[str, QueueView]) -> RenderableType:
@@ -108,9 +161,13 @@ def render(views: list[QueueView], previous: dict[str, QueueView]) -> Renderable
         "in flight",
         "dead",
         "workers",
+        "aside",
+        "lost",
         "done/s",
     ):
-        queues.add_column(column, justify="left" if column == "queue" else "right")
+        queues.add_column(
+            column, justify="left" if column == "queue" else "right", no_wrap=True
+        )
     workers = Table(title="workers", title_justify="left")
     for column in (
         "queue",
@@ -122,7 +179,11 @@ def render(views: list[QueueView], previous: dict[str, QueueView]) -> Renderable
         "state",
     ):
         workers.add_column(
-            column, justify="left" if column in ("queue", "worker", "host") else "right"
+            column,
+            justify="left"
+            if column in ("queue", "worker", "host", "state")
+            else "right",
+            no_wrap=column != "state",
         )
     for view in views:
         before = previous.get(view.name)
@@ -132,13 +193,13 @@ def render(views: list[QueueView], previous: dict[str, QueueView]) -> Renderable
         s = view.stats
         queues.add_row(
             view.name, str(s.ready), str(s.delayed), str(s.in_flight), str(s.dead),
-            str(s.workers), rate,
+            str(s.workers), str(s.malformed), str(s.lost), rate,
         )  # fmt: skip
         for w in view.workers:
             workers.add_row(
                 view.name, w.name, w.host, w.pid, f"{w.running}/{w.concurrency}",
                 "?" if math.isnan(w.beat_age) else f"{w.beat_age:.1f}s",
-                "draining" if w.draining else "running",
+                _state(w),
             )  # fmt: skip
     return Group(queues, workers)
 
@@ -207,7 +268,10 @@ async def top(args: argparse.Namespace) -> None:
             first = {v.name: v for v in await views()}
             await anyio.sleep(args.interval)
             view = render(await views(), first)
-            Live(view).console.print(view)
+            console = Console()
+            if not console.is_terminal:  # a pipe or a file: nothing cut short
+                console = Console(width=_PIPE_WIDTH)
+            console.print(view)
             return
         previous: dict[str, QueueView] = {}
         with Live(render([], previous), auto_refresh=False) as live:

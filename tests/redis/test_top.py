@@ -46,8 +46,8 @@ async def test_the_view_shows_queues_workers_and_the_finish_rate(
     assert after.finished - before.finished == 5
     rows = [cells(line) for line in text.splitlines() if line.startswith("│")]
     [row] = [r for r in rows if r[0] == queue and r[1].isdigit()]
-    assert row[:6] == [queue, "0", "1", "0", "0", "1"]
-    assert float(row[6].replace(",", "")) > 0  # done/s
+    assert row[:8] == [queue, "0", "1", "0", "0", "1", "0", "0"]
+    assert float(row[8].replace(",", "")) > 0  # done/s
     [worker] = [r for r in rows if len(r) == 7 and r[1] == "w-top"]
     assert worker[4] == "0/4"  # done: it holds nothing
     assert worker[6] == "running"
