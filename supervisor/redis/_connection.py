@@ -218,3 +218,15 @@ async def queue_is_new(client: coredis.Redis[bytes], keys: QueueKeys) -> bool:
     info = await client.xinfo_stream(keys.stream)
     added = info.get("entries-added", 0)
     return not added and not await client.zcard(keys.delayed)
+
+
+#: The server's clock in ms (coredis's ``time()`` drops the fraction of a second:
+#: it divides the microseconds by 1000 before it adds them as microseconds).
+_SERVER_MS = "local t = redis.call('TIME') return t[1] * 1000 + math.floor(t[2] / 1000)"
+
+
+async def server_ms(client: coredis.Redis[bytes]) -> int:
+    """The Redis server's clock, in ms since the epoch (as the scripts read it)."""
+    ms = await client.eval(_SERVER_MS)
+    assert isinstance(ms, int)
+    return ms

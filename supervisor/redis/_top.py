@@ -22,7 +22,7 @@ from ._cli_options import (
     positive_seconds,
     run_command,
 )
-from ._connection import open_client, queue_names
+from ._connection import open_client, queue_names, server_ms
 from ._keys import GROUP, QueueKeys, check_queue_name
 from ._records import QueueStats, int_or_none, queue_stats, text
 from ._scripts import Scripts
@@ -72,7 +72,7 @@ async def look(client: coredis.Redis[bytes], queue: str) -> QueueView:
     keys = QueueKeys(queue)
     stats = queue_stats(await Scripts.register(client, keys).call("stats"))
     finished = int_or_none(await client.get(keys.prefix + "finished")) or 0
-    now_ms = (await client.time()).timestamp() * 1000
+    now_ms = await server_ms(client)
     views = []
     # Held jobs per consumer, from the pending list itself: exact now, where the
     # worker's heartbeat would be up to a beat old.

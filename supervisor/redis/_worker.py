@@ -42,7 +42,14 @@ from .._open import open_supervisor
 from .._spec import Backoff, Restart
 from ._cancel_listener import cancel_listener
 from ._codec import Codec, JsonCodec, check_codec
-from ._connection import check_url, open_client, queue_is_new, queue_names, redact
+from ._connection import (
+    check_url,
+    open_client,
+    queue_is_new,
+    queue_names,
+    redact,
+    server_ms,
+)
 from ._fetcher import fetcher
 from ._flusher import flusher, store_waiting
 from ._heartbeat import heartbeat
@@ -322,8 +329,7 @@ async def _check_name_is_free(
     expires = await client.zscore(keys.workers, consumer)
     if expires is None:
         return
-    now = await client.time()  # the server's clock, as the heartbeat's
-    if expires > now.timestamp() * 1000:
+    if expires > await server_ms(client):  # the server's clock, as the heartbeat's
         msg = f"name {consumer!r} is used by a live worker of queue {keys.queue!r}"
         raise ValueError(msg)
 

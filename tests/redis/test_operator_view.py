@@ -57,7 +57,8 @@ async def test_a_killed_worker_shows_as_lost_until_its_jobs_are_reclaimed(
             for h in held:
                 await q.client.hset(q.keys.job(h.id), {"args": f'["{h.id}", 0]'})
             # No live worker: nothing says when they will be reclaimed.
-            (worker,) = (await look(q.client, queue)).workers
+            view = await look(q.client, queue)
+            (worker,) = view.workers
             assert (worker.name, worker.running, worker.lost) == ("victim", 3, True)
             assert math.isnan(worker.reclaim_in)
             assert math.isnan(worker.beat_age)
