@@ -166,14 +166,14 @@ async def open_client(
                 else:
                     await ensure_group(client, keys)
             break
-        except (AuthenticationError, ssl.SSLError) as exc:  # waiting will not help
+        except AuthenticationError as exc:  # waiting will not help
             await _close_quietly(stack)
             raise RedisUnavailable(shown, one_line(exc)) from exc
         except NOT_THERE as exc:
             await _close_quietly(stack)
             now = anyio.current_time()
-            if now >= deadline:
-                raise RedisUnavailable(shown, one_line(exc)) from exc
+            if now >= deadline or _tls_refused(exc):  # (waiting will not help TLS)
+                raise RedisUnavailable(shown, _why(exc)) from exc
             # (the last attempt is made at the deadline)
             delay = min(WAIT_BACKOFF.delay(attempt, rng), deadline - now)
             attempt += 1
@@ -184,7 +184,7 @@ async def open_client(
                 logger.warning(
                     "Redis at %s is not there yet (%s); waiting for it%s",
                     shown,
-                    one_line(exc),
+                    _why(exc),
                     left,
                 )
                 next_log = now + WAIT_LOG_EVERY
@@ -194,6 +194,26 @@ async def open_client(
         logger.info("Redis at %s is there after %.1f s", shown, waited)
     async with stack:
         yield client
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    chain = [exc]
+    while (nxt := chain[-1].__cause__ or chain[-1].__context__) is not None:
+        if nxt in chain:
+            break
+        chain.append(nxt)
+    return chain
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    return any(isinstance(e, ssl.SSLError) for e in _causes(exc))
+
+
+def _why(exc: BaseException) -> str:
+    """The client's error, and what it wraps at the root (coredis wraps a TLS
+    or socket error in "Unable to establish a connection")."""
+    root = _causes(exc)[-1]
+    return one_line(exc) if root is exc else f"{one_line(exc)} ({one_line(root)})"
 
 
 async def _close_quietly(stack: AsyncExitStack) -> None:
