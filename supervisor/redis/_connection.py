@@ -7,8 +7,9 @@ import logging
 import math
 import random
 import ssl
+import warnings
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import anyio
@@ -74,13 +75,29 @@ def redact(url: str) -> str:
 
 
 @asynccontextmanager
-async def connect(url: str) -> AsyncIterator[coredis.Redis[bytes]]:
+async def connect(
+    url: str, *, cluster: bool = False
+) -> AsyncIterator[coredis.Redis[bytes]]:
     """A client whose commands are never retried behind our back: a script that
     ran but whose reply was lost must not run twice. The callers retry where
-    that is safe (the worker's parts restart with backoff)."""
-    client: coredis.Redis[bytes] = coredis.Redis.from_url(
-        url, decode_responses=False, retry_policy=NoRetryPolicy()
-    )
+    that is safe (the worker's parts restart with backoff). ``cluster``: a Redis
+    Cluster client, ``url`` naming one of its nodes."""
+    client: coredis.Redis[bytes]
+    if cluster:
+        # The cluster client has the same commands; every key of a queue is in
+        # one slot, so each command and script goes to one node.
+        with warnings.catch_warnings():
+            # coredis 6.9's own from_url passes its startup node in the form it
+            # deprecates (a dict): nothing of ours to change.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            cluster_client = coredis.RedisCluster.from_url(
+                url, decode_responses=False, retry_policy=NoRetryPolicy()
+            )
+        client = cast("coredis.Redis[bytes]", cluster_client)
+    else:
+        client = coredis.Redis.from_url(
+            url, decode_responses=False, retry_policy=NoRetryPolicy()
+        )
     # coredis's pool owns a task group, which wraps whatever escapes the block in
     # an ExceptionGroup: the user's own error escapes bare instead.
     escaped: BaseException | None = None
@@ -128,6 +145,12 @@ async def ensure_group(client: coredis.Redis[bytes], keys: QueueKeys) -> None:
         await client.xgroup_create(keys.stream, GROUP, "0", mkstream=True)
 
 
+async def _is_cluster(client: coredis.Redis[bytes]) -> bool:
+    """The server is a node of a Redis Cluster."""
+    info = await client.info("cluster")
+    return str(info.get("cluster_enabled", 0)) == "1"
+
+
 async def check_version(client: coredis.Redis[bytes]) -> None:
     info = await client.info("server")
     raw = info["redis_version"]
@@ -160,6 +183,12 @@ async def open_client(
         try:
             # (not inside the deadline's scope: the client's own scopes outlive it)
             client = await stack.enter_async_context(connect(url))
+            with anyio.fail_after(ATTEMPT_BOUND):
+                cluster = await _is_cluster(client)
+            if cluster:  # (a client is opened and closed outside the deadline)
+                await stack.aclose()
+                stack = AsyncExitStack()
+                client = await stack.enter_async_context(connect(url, cluster=True))
             with anyio.fail_after(ATTEMPT_BOUND):
                 if keys is None:
                     await check_version(client)

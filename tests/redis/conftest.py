@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 import pytest
 
-from .server import RedisServer
+from .server import RedisCluster, RedisServer
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -53,6 +53,20 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 def own_redis_server(tmp_path: Path) -> Iterator[RedisServer]:
     """A server for one test, which it may kill and restart."""
     yield from _serve(tmp_path)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A local 3-master Redis Cluster for the session, started on first use."""
+    _need("redis-server", shutil.which("redis-server") is not None)
+    _need("redis-cli", shutil.which("redis-cli") is not None)
+    _need("coredis", _has_coredis())
+    cluster = RedisCluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
 
 
 @pytest.fixture

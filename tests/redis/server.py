@@ -84,8 +84,10 @@ class RedisServer:
         fsync: str = "always",
         password: str | None = None,
         tls: TlsFiles | None = None,
+        cluster: bool = False,
     ) -> None:
-        """``password``: requirepass; ``tls``: serve TLS only (no plain port)."""
+        """``password``: requirepass; ``tls``: serve TLS only (no plain port);
+        ``cluster``: a node of a Redis Cluster (``RedisCluster``)."""
         binary = shutil.which("redis-server")
         if binary is None:
             msg = "redis-server is not installed (apt-get install -y redis-server)"
@@ -95,6 +97,7 @@ class RedisServer:
         self.fsync = fsync
         self.password = password
         self.tls = tls
+        self.cluster = cluster
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -122,6 +125,12 @@ class RedisServer:
                     "--tls-auth-clients", "optional",
                 ]),
                 *([] if self.password is None else ["--requirepass", self.password]),
+                *([] if not self.cluster else [
+                    "--cluster-enabled", "yes",
+                    "--cluster-port", str(free_port()),
+                    "--cluster-config-file", str(self.directory / "nodes.conf"),
+                    "--cluster-node-timeout", "5000",
+                ]),
                 "--dir", str(self.directory),
                 "--appendonly", "yes",
                 "--appendfsync", self.fsync,
@@ -161,3 +170,79 @@ class RedisServer:
                 self.process.kill()
                 self.process.wait(timeout=10)
             self.process = None
+
+
+class RedisCluster:
+    """A local Redis Cluster of ``masters`` redis-server processes (no replicas)
+    on loopback ports, joined by ``redis-cli --cluster create``."""
+
+    def __init__(self, directory: Path, masters: int = 3) -> None:
+        self.nodes = [
+            RedisServer(directory / f"node-{i}", fsync="everysec", cluster=True)
+            for i in range(masters)
+        ]
+
+    @property
+    def url(self) -> str:
+        """The URL of one node: the queue finds the others."""
+        return self.nodes[0].url
+
+    def start(self) -> None:
+        for node in self.nodes:
+            node.directory.mkdir(parents=True, exist_ok=True)
+            node.start()
+        cli = shutil.which("redis-cli")
+        if cli is None:
+            msg = "redis-cli is not installed (apt-get install -y redis-tools)"
+            raise RuntimeError(msg)
+        subprocess.run(
+            [cli, "--cluster", "create",
+             *(f"127.0.0.1:{n.port}" for n in self.nodes),
+             "--cluster-replicas", "0", "--cluster-yes"],
+            check=True, capture_output=True, timeout=60,
+        )  # fmt: skip
+        deadline = time.monotonic() + START_BOUND
+        while not all(self._ok(n) for n in self.nodes):
+            if time.monotonic() > deadline:
+                self.stop()
+                msg = "the cluster did not reach cluster_state:ok"
+                raise RuntimeError(msg)
+            time.sleep(0.05)
+
+    def _ok(self, node: RedisServer) -> bool:
+        done = subprocess.run(
+            ["redis-cli", "-p", str(node.port), "cluster", "info"],
+            capture_output=True, text=True, timeout=10, check=False,
+        )  # fmt: skip
+        return "cluster_state:ok" in done.stdout
+
+    def master_of(self, key: str) -> int:
+        """The port of the master that serves ``key``'s slot."""
+        slot = int(subprocess.run(
+            ["redis-cli", "-p", str(self.nodes[0].port), "cluster", "keyslot", key],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout)  # fmt: skip
+        shards = subprocess.run(
+            ["redis-cli", "-p", str(self.nodes[0].port), "cluster", "slots"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.split()  # fmt: skip
+        # `cluster slots` prints per range: start, end, ip, port, id (one per line)
+        for i in range(len(shards) - 3):
+            if (
+                shards[i].isdigit()
+                and shards[i + 1].isdigit()
+                and shards[i + 2] == "127.0.0.1"
+            ):
+                start, end, port = (
+                    int(shards[i]),
+                    int(shards[i + 1]),
+                    int(shards[i + 3]),
+                )
+                if start <= slot <= end:
+                    return port
+        msg = f"no master serves slot {slot}"
+        raise RuntimeError(msg)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
