@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from .._errors import RedisUnavailable
-from ._connection import redact, single_error
+from ._connection import single_error
+from ._urls import redact
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -63,8 +64,11 @@ def positive_int(text: str) -> int:
 
 
 def positive_seconds(text: str) -> float:
-    value = seconds_or_forever(text)
-    if value is None or value <= 0:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
         msg = f"expected seconds > 0, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value

@@ -10,7 +10,6 @@ import ssl
 import warnings
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import TYPE_CHECKING, Final, cast
-from urllib.parse import urlsplit, urlunsplit
 
 import anyio
 import coredis
@@ -25,6 +24,7 @@ from .._errors import RedisUnavailable
 from .._logging import one_line
 from .._spec import Backoff
 from ._keys import GROUP
+from ._urls import check_url, redact
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator
@@ -43,35 +43,6 @@ ATTEMPT_BOUND: Final = 10.0
 #: What says that Redis is not there (yet): refused, unreachable, loading its
 #: data, or too slow to answer.
 NOT_THERE: Final = (CoredisConnectionError, OSError, TimeoutError)
-
-
-def check_url(url: object) -> None:
-    if not isinstance(url, str):
-        msg = (
-            f"url must be a str such as 'redis://127.0.0.1:6379/0', "
-            f"got {type(url).__name__}"
-        )
-        raise TypeError(msg)
-    if not url.startswith(("redis://", "rediss://", "unix://")):
-        msg = f"url must start with redis://, rediss:// or unix://, got {redact(url)!r}"
-        raise ValueError(msg)
-
-
-def redact(url: str) -> str:
-    """``url`` as it may be shown: a password in it replaced by ``***`` (also a
-    ``password=`` query parameter)."""
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    user, at, host = netloc.rpartition("@")
-    if at and ":" in user:
-        netloc = f"{user.partition(':')[0]}:***@{host}"
-    elif at and parts.scheme != "unix":
-        netloc = f"***@{host}"  # redis://secret@host: the password alone
-    query = "&".join(
-        f"{k}=***" if k.lower() == "password" else f"{k}={v}" if eq else k
-        for k, eq, v in (p.partition("=") for p in parts.query.split("&") if p)
-    )
-    return urlunsplit(parts._replace(netloc=netloc, query=query))
 
 
 @asynccontextmanager

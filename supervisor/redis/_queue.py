@@ -14,7 +14,7 @@ import anyio
 from .._checks import check_count, check_seconds
 from .._errors import JobMalformed
 from ._codec import Codec, JsonCodec, check_codec, encode_arguments
-from ._connection import check_url, open_client
+from ._connection import open_client
 from ._job_handle import JobHandle
 from ._keys import QueueKeys, check_queue_name
 from ._queue_link import QueueLink
@@ -22,6 +22,7 @@ from ._records import JobInfo, MalformedEntry, QueueStats, queue_stats, text
 from ._registry import check_job_name
 from ._result_waiters import ResultWaiters
 from ._scripts import Scripts
+from ._urls import check_url
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable, Iterator

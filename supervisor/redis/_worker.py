@@ -42,14 +42,7 @@ from .._open import open_supervisor
 from .._spec import Backoff, Restart
 from ._cancel_listener import cancel_listener
 from ._codec import Codec, JsonCodec, check_codec
-from ._connection import (
-    check_url,
-    open_client,
-    queue_is_new,
-    queue_names,
-    redact,
-    server_ms,
-)
+from ._connection import open_client, queue_is_new, queue_names, server_ms
 from ._fetcher import fetcher
 from ._flusher import flusher, store_waiting
 from ._heartbeat import heartbeat
@@ -59,6 +52,7 @@ from ._queue import DEFAULT_RESULT_TTL
 from ._registry import JobRegistry
 from ._renewer import renewer
 from ._scripts import Scripts
+from ._urls import check_url, redact
 from ._worker_state import WorkerState
 
 if TYPE_CHECKING:
