@@ -90,7 +90,8 @@ async def test_two_workers_a_producer_and_a_kill_9_lose_nothing(url: str) -> Non
         lines = out.splitlines()
         assert lines[0] == "all 200 done, e.g. img0.png@640px"
         assert (
-            lines[1] == "QueueStats(ready=0, delayed=0, in_flight=0, dead=0, workers=1)"
+            lines[1]
+            == "QueueStats(ready=0, delayed=0, in_flight=0, dead=0, workers=1, malformed=0, lost=0)"
         )
         workers[1].signal(signal.SIGTERM)
         assert workers[1].wait(30) == 0
@@ -125,5 +126,5 @@ def test_the_embedded_worker_program_runs(
     assert done.stdout.splitlines() == [
         "a.png@320px",
         "JobStatus.CANCELLED",
-        "QueueStats(ready=0, delayed=0, in_flight=0, dead=0, workers=1)",
+        "QueueStats(ready=0, delayed=0, in_flight=0, dead=0, workers=1, malformed=0, lost=0)",
     ]
