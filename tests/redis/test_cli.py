@@ -209,7 +209,9 @@ def test_a_signal_while_waiting_for_redis_exits_0_at_once(tmp_path: Path) -> Non
         wait_for(lambda: "not there yet" in log.read_text(), within=10)
         worker.signal(signal.SIGTERM)
         assert worker.wait(timeout=10) == 0
-    assert "Traceback" not in log.read_text()
+    text = log.read_text()
+    assert "SIGTERM before the worker started: exiting" in text
+    assert "Traceback" not in text
 
 
 def test_a_worker_says_which_queue_it_serves_and_warns_of_a_new_one(
@@ -225,3 +227,17 @@ def test_a_worker_says_which_queue_it_serves_and_warns_of_a_new_one(
     [warning] = [line for line in text.splitlines() if "never had a job" in line]
     assert " WARNING " in warning
     assert "drained: 0 jobs handed back" in text
+
+
+def test_a_worker_name_in_use_is_one_line_and_exit_1(url: str) -> None:
+    with Fleet(url, "named") as fleet:
+        fleet.start(name="w-named")
+        done = _command(
+            "worker", "tests.redis.jobs:registry", "--url", url, "--queue", "named",
+            "--name", "w-named",
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert _one_line(done.stderr) == (
+        "python -m supervisor worker: error: name 'w-named' is used by a live worker "
+        "of queue 'named'"
+    )
