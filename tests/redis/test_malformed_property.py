@@ -214,8 +214,8 @@ async def _one_run(url: str, queue: str, plan: list[tuple[str, Any]]) -> None:
             matches = [r for s, r in aside if s == source and reason in r]
             assert matches, (source, reason, aside)
         assert len(aside) == len(expect_aside), (aside, expect_aside)
-        _count("set aside", len(aside))
-        _count("dead", len(expect_dead))
+        _count("found set aside", len(aside))
+        _count("found DEAD", len(expect_dead))
         await q.dead_letters(1000)
         await _top_reads(q, queue)
 
