@@ -18,7 +18,8 @@ if TYPE_CHECKING:
 
 
 class _Parser(argparse.ArgumentParser):
-    """A usage error is one line on stderr (``--help`` shows the usage), exit 2."""
+    """A command's usage error is one line on stderr (``--help`` shows the
+    usage), exit 2."""
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
@@ -73,11 +74,11 @@ def main(argv: list[str] | None = None, prog: str = "python -m supervisor") -> i
         return 2
     from ._demo import demo  # (imports the whole library: after the check)
 
-    parser = _Parser(prog=prog)
+    parser = argparse.ArgumentParser(prog=prog)  # (no command: the full usage)
     parser.add_argument(
         "--version", action="version", version=f"trio-supervisor {__version__}"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("demo", help="a short live demo of supervision (about 4 seconds)")
     commands = {
         "worker": _optional(sub, "worker", "redis", _load_worker),
