@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import re
 from datetime import UTC, datetime
 
 import pytest
@@ -41,15 +42,21 @@ from supervisor.redis._keys import QueueKeys, check_queue_name
 from supervisor.redis._records import int_or_none, queue_stats, status_of, text
 from supervisor.redis._urls import check_url, redact
 
+
+def _id(value: object) -> str:
+    """A test id of plain characters (mutmut passes ids on a command line)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", repr(value)).strip("-")[:40] or "empty"
+
+
 # -- queue names and keys ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["a", "q-1", "x" * 200, "é.:/"])
+@pytest.mark.parametrize("name", ["a", "q-1", "x" * 200, "é.:/"], ids=_id)
 def test_a_queue_name_of_1_to_200_characters_is_accepted(name: str) -> None:
     check_queue_name(name)
 
 
-@pytest.mark.parametrize("name", ["", "x" * 201, "a b", "a{b", "a}b", "a\tb"])
+@pytest.mark.parametrize("name", ["", "x" * 201, "a b", "a{b", "a}b", "a\tb"], ids=_id)
 def test_a_queue_name_with_braces_whitespace_or_the_wrong_length_is_refused(
     name: str,
 ) -> None:
@@ -160,6 +167,7 @@ def test_text_never_fails() -> None:
 @pytest.mark.parametrize(
     ("raw", "value"),
     [(None, None), (b"12", 12), (b"-3", -3), (b"x", None), (b"", None)],
+    ids=_id,
 )
 def test_int_or_none(raw: bytes | None, value: int | None) -> None:
     assert int_or_none(raw) == value
@@ -236,7 +244,7 @@ def test_a_record_without_history_has_none() -> None:
     assert JobInfo.from_fields("j1", {**FULL, b"history": b""}).history == ()
 
 
-@pytest.mark.parametrize("status", [None, b"zzz", b""])
+@pytest.mark.parametrize("status", [None, b"zzz", b""], ids=_id)
 def test_a_record_without_a_job_status_is_malformed(status: bytes | None) -> None:
     fields = dict(FULL)
     if status is None:
@@ -271,7 +279,7 @@ def test_a_set_aside_entry_reads_back() -> None:
     )
 
 
-@pytest.mark.parametrize("raw", [b"[1]", b"{bad", b"\xff"], ids=repr)
+@pytest.mark.parametrize("raw", [b"[1]", b"{bad", b"\xff"], ids=_id)
 def test_a_set_aside_entry_whose_raw_fields_do_not_read_has_none(raw: bytes) -> None:
     entry = MalformedEntry.from_entry("x-0", {b"raw": raw})
     assert entry.fields == {}
@@ -303,6 +311,7 @@ def test_queue_stats_from_the_scripts_reply() -> None:
         ("unix:///run/redis.sock?db=2", "unix:///run/redis.sock?db=2"),
         ("redis://u:p@ss@h/0", "redis://u:***@h/0"),
     ],
+    ids=_id,
 )
 def test_a_url_is_shown_without_its_password(url: str, shown: str) -> None:
     assert redact(url) == shown
@@ -313,7 +322,7 @@ def test_a_url_must_be_a_str_and_its_value_is_not_echoed() -> None:
         check_url(b"redis://:pw@h")
 
 
-@pytest.mark.parametrize("url", ["redis://h", "rediss://h", "unix:///s"])
+@pytest.mark.parametrize("url", ["redis://h", "rediss://h", "unix:///s"], ids=_id)
 def test_the_three_schemes_are_accepted(url: str) -> None:
     check_url(url)
 
@@ -330,25 +339,27 @@ def test_a_url_of_another_scheme_is_refused_without_its_password() -> None:
 
 
 @pytest.mark.parametrize(
-    ("arg", "value"), [("forever", None), ("0", 0.0), ("1.5", 1.5), ("30", 30.0)]
+    ("arg", "value"),
+    [("forever", None), ("0", 0.0), ("1.5", 1.5), ("30", 30.0)],
+    ids=_id,
 )
 def test_seconds_or_forever(arg: str, value: float | None) -> None:
     assert seconds_or_forever(arg) == value
 
 
-@pytest.mark.parametrize("arg", ["-1", "nan", "inf", "soon", ""])
+@pytest.mark.parametrize("arg", ["-1", "nan", "inf", "soon", ""], ids=_id)
 def test_seconds_or_forever_refuses(arg: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as raised:
         seconds_or_forever(arg)
     assert str(raised.value) == f"expected seconds >= 0 or 'forever', got {arg!r}"
 
 
-@pytest.mark.parametrize(("arg", "value"), [("1", 1), ("32", 32)])
+@pytest.mark.parametrize(("arg", "value"), [("1", 1), ("32", 32)], ids=_id)
 def test_positive_int(arg: str, value: int) -> None:
     assert positive_int(arg) == value
 
 
-@pytest.mark.parametrize("arg", ["0", "-2", "1.5", "x"])
+@pytest.mark.parametrize("arg", ["0", "-2", "1.5", "x"], ids=_id)
 def test_positive_int_refuses(arg: str) -> None:
     with pytest.raises(argparse.ArgumentTypeError) as raised:
         positive_int(arg)
@@ -403,7 +414,7 @@ def test_the_url_comes_from_the_environment_and_help_hides_its_password(
 
 
 @pytest.mark.parametrize(
-    ("level", "coredis"), [("DEBUG", "WARNING"), ("ERROR", "ERROR")]
+    ("level", "coredis"), [("DEBUG", "WARNING"), ("ERROR", "ERROR")], ids=_id
 )
 def test_logging_is_configured_at_the_level_given(level: str, coredis: str) -> None:
     root = logging.getLogger()
@@ -442,6 +453,7 @@ def _raise(exc: BaseException) -> int:
             "prog: error: inner",
         ),
     ],
+    ids=_id,
 )
 def test_a_failure_the_user_can_act_on_is_one_line_and_exit_1(
     error: BaseException, line: str, capsys: pytest.CaptureFixture[str]
