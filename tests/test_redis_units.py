@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import re
+import sys
 from datetime import UTC, datetime
 
 import pytest
@@ -107,6 +108,18 @@ def test_msgspec_gives_the_same_bytes_and_one_error_class() -> None:
         codec.decode(b"{not json")
     assert isinstance(raised.value.__cause__, msgspec.DecodeError)
     assert repr(codec) == "MsgspecCodec()"
+
+
+def test_msgspec_missing_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from supervisor.redis import MsgspecCodec
+
+    monkeypatch.setitem(sys.modules, "msgspec", None)  # import msgspec fails
+    with pytest.raises(ImportError) as raised:
+        MsgspecCodec()
+    assert str(raised.value) == "MsgspecCodec needs msgspec: pip install msgspec"
+    assert isinstance(raised.value.__cause__, ImportError)
 
 
 def test_a_codec_needs_encode_and_decode() -> None:
@@ -279,9 +292,11 @@ def test_a_set_aside_entry_reads_back() -> None:
     )
 
 
-@pytest.mark.parametrize("raw", [b"[1]", b"{bad", b"\xff"], ids=_id)
-def test_a_set_aside_entry_whose_raw_fields_do_not_read_has_none(raw: bytes) -> None:
-    entry = MalformedEntry.from_entry("x-0", {b"raw": raw})
+@pytest.mark.parametrize("raw", [None, b"[1]", b"{bad", b"\xff"], ids=_id)
+def test_a_set_aside_entry_whose_raw_fields_do_not_read_has_none(
+    raw: bytes | None,
+) -> None:
+    entry = MalformedEntry.from_entry("x-0", {} if raw is None else {b"raw": raw})
     assert entry.fields == {}
     assert (entry.source, entry.key, entry.reason) == ("?", "?", "?")
     assert entry.at == datetime.fromtimestamp(0, UTC)
@@ -310,6 +325,8 @@ def test_queue_stats_from_the_scripts_reply() -> None:
         ("redis://h/0?PASSWORD=pw", "redis://h/0?PASSWORD=***"),
         ("unix:///run/redis.sock?db=2", "unix:///run/redis.sock?db=2"),
         ("redis://u:p@ss@h/0", "redis://u:***@h/0"),
+        ("redis://u:p:w@h/0", "redis://u:***@h/0"),
+        ("unix://pw@/run/redis.sock", "unix://***@/run/redis.sock"),
     ],
     ids=_id,
 )
@@ -401,6 +418,22 @@ def test_connection_options_and_their_defaults(monkeypatch: pytest.MonkeyPatch) 
     assert _parse([], wait="0").wait_for_redis == 0.0
 
 
+def test_connection_options_explain_themselves() -> None:
+    parser = argparse.ArgumentParser()
+    add_connection_options(parser, wait="forever", log_level="WARNING")
+    text = " ".join(parser.format_help().split())
+    assert (
+        "--wait-for-redis SECONDS how long to wait for a Redis that is not up yet, "
+        "retrying with backoff: seconds or 'forever' (default: forever)"
+    ) in text
+    assert (
+        "--log-level {DEBUG,INFO,WARNING,ERROR} the least severe log lines shown on "
+        "stderr (default: WARNING)"
+    ) in text
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--log-level", "LOUD"])
+
+
 def test_the_url_comes_from_the_environment_and_help_hides_its_password(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -423,6 +456,11 @@ def test_logging_is_configured_at_the_level_given(level: str, coredis: str) -> N
     try:
         configure_logging(level)
         assert logging.getLevelName(root.level) == level
+        [handler] = root.handlers
+        assert handler.formatter is not None
+        assert (
+            handler.formatter._fmt == "%(asctime)s %(name)s %(levelname)s %(message)s"
+        )
         assert logging.getLevelName(logging.getLogger("coredis").level) == coredis
     finally:
         root.setLevel(saved[0])
@@ -460,6 +498,19 @@ def test_a_failure_the_user_can_act_on_is_one_line_and_exit_1(
 ) -> None:
     assert run_command("prog", lambda: _raise(error)) == EXIT_ERROR
     assert capsys.readouterr().err == line + "\n"
+
+
+def test_the_details_of_a_failure_go_to_the_debug_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="supervisor.redis")
+    error = ValueError("bad value")
+    run_command("prog", lambda: _raise(error))
+    [record] = caplog.records
+    assert (record.name, record.levelno) == ("supervisor.redis", logging.DEBUG)
+    assert record.getMessage() == "prog failed"
+    assert record.exc_info is not None
+    assert record.exc_info[1] is error
 
 
 def test_other_failures_are_not_hidden() -> None:

@@ -56,7 +56,7 @@ class MsgspecCodec:
     def __init__(self) -> None:
         try:
             import msgspec  # an optional dependency, imported when chosen
-        except ImportError as exc:  # pragma: no cover - depends on the environment
+        except ImportError as exc:
             msg = "MsgspecCodec needs msgspec: pip install msgspec"
             raise ImportError(msg) from exc
         self._encoder = msgspec.json.Encoder()

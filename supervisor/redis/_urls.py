@@ -26,7 +26,7 @@ def redact(url: str) -> str:
     user, at, host = netloc.rpartition("@")
     if at and ":" in user:
         netloc = f"{user.partition(':')[0]}:***@{host}"
-    elif at and parts.scheme != "unix":
+    elif at:
         netloc = f"***@{host}"  # redis://secret@host: the password alone
     query = "&".join(
         f"{k}=***" if k.lower() == "password" else f"{k}={v}" if eq else k
