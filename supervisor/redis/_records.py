@@ -47,9 +47,9 @@ _TERMINAL = frozenset(
 _BY_VALUE = {s.value.encode(): s for s in JobStatus}
 
 
-def status_of(raw: bytes) -> JobStatus | None:
+def status_of(raw: bytes | None) -> JobStatus | None:
     """The status a record holds; None when it holds no status of ours."""
-    return _BY_VALUE.get(raw)
+    return None if raw is None else _BY_VALUE.get(raw)
 
 
 def text(raw: bytes | str) -> str:
@@ -117,7 +117,7 @@ class JobInfo:
         """The record as read from Redis. Raises ``JobMalformed`` when it has no
         job status; other fields of the wrong kind read as missing (a name as
         "", a creation time as the epoch, counts as 0)."""
-        status = status_of(fields.get(b"status", b""))
+        status = status_of(fields.get(b"status"))
         if status is None:
             raise JobMalformed(job_id, f"status is {fields.get(b'status')!r}")
         name = fields.get(b"name")
