@@ -39,7 +39,7 @@ from supervisor.redis._cli_options import (
     seconds_or_forever,
 )
 from supervisor.redis._codec import check_codec, encode_arguments
-from supervisor.redis._keys import QueueKeys, check_queue_name
+from supervisor.redis._keys import GROUP, QueueKeys, check_queue_name
 from supervisor.redis._records import int_or_none, queue_stats, status_of, text
 from supervisor.redis._urls import check_url, redact
 
@@ -82,6 +82,18 @@ def test_every_key_of_a_queue_has_its_hash_tag() -> None:
     assert keys.done_channel("j1") == "sv:{emails}:done:j1"
     assert keys.worker("w1") == "sv:{emails}:worker:w1"
     assert keys == QueueKeys("emails")
+    # The consumer group's name is stored in Redis with the stream: a queue made
+    # by one version must be read by the next.
+    assert GROUP == "workers"
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["prefix", "stream", "delayed", "dead", "malformed", "workers", "cancel_channel"],
+)
+def test_a_queue_s_key_names_follow_from_its_name_only(field: str) -> None:
+    with pytest.raises(TypeError, match=field):
+        QueueKeys("emails", **{field: "sv:{other}:"})
 
 
 # -- codecs -----------------------------------------------------------------------
