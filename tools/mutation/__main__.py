@@ -235,6 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.sample is None
         else f"a sample of {args.sample} per module (seed {args.seed})"
     )
+    if args.kind != "all":
+        what += f" of kind {args.kind} of {', '.join(modules[len(kept_modules) :])}"
     how = f"{args.jobs} jobs: {runs[0][1]:.1f} minutes of wall time"
     if "pooled" in runs[0][2:]:
         how += " with pooled runners"
