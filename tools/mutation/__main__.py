@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     if sum([args.resume, args.rerun, args.update, args.report_only]) > 1:
         parser.error("--resume, --rerun, --update and --report-only: choose one")
     previous: dict[str, object] | None = None
+    unrun: list[str] = []  # --report-only: modules with mutants never run
     if args.rerun or args.report_only:
         flag = "--rerun" if args.rerun else "--report-only"
         if not RESULTS.exists():
@@ -123,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{flag}: supervisor/ changed since the last run; run all again"
             )
         args.modules, args.sample, args.seed, args.kind = previous["args"]  # type: ignore[misc]  # as stored below
+        if args.report_only:
+            args.kind = "all"  # an --update of one kind keeps the others' verdicts
     kept: dict[str, str] = {}  # --update: verdicts of the modules not run again
     kept_modules: list[str] = []
     if args.update:
@@ -173,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         statuses: dict[str, str] = previous["statuses"]  # type: ignore[assignment]  # as stored below
         earlier_wall = float(previous["wall"])  # type: ignore[arg-type]  # as stored below
         runs = list(previous.get("runs", [[len(mutants), earlier_wall / 60]]))  # type: ignore[call-overload]  # as stored below
+        if args.report_only:  # only what was run: some mutants may never have been
+            unrun = sorted({m.module for m in mutants if m.id not in statuses})
+            mutants = [m for m in mutants if m.id in statuses]
         for m in mutants:
             m.status = statuses[m.id]
         explain(mutants, load_equivalents())
@@ -208,23 +214,26 @@ def main(argv: list[str] | None = None) -> int:
             [len(to_run), this_run / 60, args.runners]
             + (["resumed"] if args.resume else [])
         )
-    RESULTS.write_text(
-        json.dumps(
-            {
-                "source": _source_hash(),
-                "modules": {m: h for m, h in _module_hashes().items() if m in modules},
-                "args": [
-                    ",".join(modules) if args.update else args.modules,
-                    args.sample,
-                    args.seed,
-                    args.kind,
-                ],
-                "wall": wall,
-                "runs": runs,
-                "statuses": {m.id: m.status for m in mutants},
-            }
+    if not args.report_only:  # a report reads the verdicts; it never rewrites them
+        RESULTS.write_text(
+            json.dumps(
+                {
+                    "source": _source_hash(),
+                    "modules": {
+                        m: h for m, h in _module_hashes().items() if m in modules
+                    },
+                    "args": [
+                        ",".join(modules) if args.update else args.modules,
+                        args.sample,
+                        args.seed,
+                        args.kind,
+                    ],
+                    "wall": wall,
+                    "runs": runs,
+                    "statuses": {m.id: m.status for m in mutants},
+                }
+            )
         )
-    )
 
     for m in mutants:
         m.reason = None
@@ -237,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     if args.kind != "all":
         what += f" of kind {args.kind} of {', '.join(modules[len(kept_modules) :])}"
+    if unrun:
+        what += f" (never run: some mutants of {', '.join(unrun)})"
     how = f"{args.jobs} jobs: {runs[0][1]:.1f} minutes of wall time"
     if "pooled" in runs[0][2:]:
         how += " with pooled runners"
@@ -257,8 +268,12 @@ def main(argv: list[str] | None = None) -> int:
             for run in runs[1:]
         )
         how += f"; the survivors run again after new tests: {again}"
+    first = f"Commit {git_head()}, {what}; {how}."
+    provenance = previous.get("note") if previous is not None else None
+    if provenance:  # how verdicts merged from several runs came to be
+        first = f"Commit {git_head()}: {provenance}"
     header = (
-        f"# Mutation report\n\nCommit {git_head()}, {what}; {how}. Made by "
+        f"# Mutation report\n\n{first} Made by "
         f"`python -m tools.mutation --report ...`.\n\n"
         "score = (killed + timeouts) / (mutants - equivalent), the mutation score of "
         "the literature; raw = (killed + timeouts) / mutants, equivalents counted "
