@@ -176,6 +176,23 @@ def test_report_only_runs_nothing_and_refuses_stale_verdicts(
     with pytest.raises(SystemExit):
         cli.main(["--report-only", "--update", "--modules", "_status"])
     assert "choose one" in capsys.readouterr().err
+    # A report of one module's verdicts: written, and the verdicts left as they were.
+    ids = [
+        m.id for m in tool.mutmut_mutants("_waiters") + tool.source_mutants("_waiters")
+    ]
+    stored = {
+        "source": cli._source_hash(),
+        "args": ["_waiters", None, 0, "all"],
+        "wall": 60.0,
+        "statuses": dict.fromkeys(ids, tool.KILLED),
+        "note": "merged by hand",
+    }
+    results.write_text(json.dumps(stored))
+    assert cli.main(["--report-only", "--report", str(tmp_path / "r.md")]) == 0
+    assert json.loads(results.read_text()) == stored
+    text = (tmp_path / "r.md").read_text()
+    assert ": merged by hand Made by" in text
+    assert f"| _waiters | {len(ids)} | {len(ids)} |" in text
 
 
 def test_source_mutants_run_the_module_s_covering_tests_first(tmp_path: Path) -> None:
