@@ -42,14 +42,7 @@ def seconds_or_forever(text: str) -> float | None:
     """An argparse type: seconds >= 0, or ``forever``."""
     if text == "forever":
         return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (value >= 0 and math.isfinite(value)):
-        msg = f"expected seconds >= 0 or 'forever', got {text!r}"
-        raise argparse.ArgumentTypeError(msg)
-    return value
+    return _seconds(text, zero_ok=True, or_forever=True)
 
 
 def positive_int(text: str) -> int:
@@ -64,12 +57,19 @@ def positive_int(text: str) -> int:
 
 
 def positive_seconds(text: str) -> float:
+    return _seconds(text, zero_ok=False, or_forever=False)
+
+
+def _seconds(text: str, *, zero_ok: bool, or_forever: bool) -> float:
+    """A finite number of seconds, > 0 (or >= 0 with ``zero_ok``)."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not (value > 0 and math.isfinite(value)):
-        msg = f"expected seconds > 0, got {text!r}"
+    if not (math.isfinite(value) and (value >= 0 if zero_ok else value > 0)):
+        rule = ">= 0" if zero_ok else "> 0"
+        alternative = " or 'forever'" if or_forever else ""
+        msg = f"expected seconds {rule}{alternative}, got {text!r}"
         raise argparse.ArgumentTypeError(msg)
     return value
 

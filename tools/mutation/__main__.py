@@ -206,8 +206,9 @@ def main(argv: list[str] | None = None) -> int:
     wall = earlier_wall + this_run
     for module in kept_modules:  # --update: the verdicts of the modules not run
         for m in mutmut_mutants(module) + source_mutants(module):
-            m.status = kept[m.id]
-            mutants.append(m)
+            if m.id in kept:  # (a run of one kind left the other's unrun)
+                m.status = kept[m.id]
+                mutants.append(m)
     modules = kept_modules + modules
     if to_run or previous is None:  # a rerun with nothing to run only reports
         runs.append(
